@@ -1,0 +1,21 @@
+"""Datasets as preprocessed train/val/test splits: ``load_dataset(name, resolution=..., ...)``."""
+
+from __future__ import annotations
+
+from nas_scaling.data.base import DatasetSplits
+from nas_scaling.data.load import DATASETS, IMAGEFOLDER_PREFIX, default_data_dir, load_dataset
+from nas_scaling.data.preprocess import Normalization, TensorImageDataset
+from nas_scaling.data.splits import SPLIT_SEED, stratified_split, stratified_subset
+
+__all__ = [
+    "DATASETS",
+    "IMAGEFOLDER_PREFIX",
+    "SPLIT_SEED",
+    "DatasetSplits",
+    "Normalization",
+    "TensorImageDataset",
+    "default_data_dir",
+    "load_dataset",
+    "stratified_split",
+    "stratified_subset",
+]

@@ -1,0 +1,158 @@
+"""One builder turns any valid spec into an nn.Module, through a table from block spec to module."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+from nas_scaling.models.blocks import (
+    ConvModule,
+    DenseBlockModule,
+    DepthwiseSeparableModule,
+    FireModule,
+    InceptionModule,
+    MBConvModule,
+    PoolModule,
+    ResidualModule,
+    TransitionModule,
+)
+from nas_scaling.models.layers import activation, conv_bn_act
+from nas_scaling.spec import (
+    ConvBlock,
+    DenseBlock,
+    DepthwiseSeparable,
+    Fire,
+    Head,
+    Inception,
+    MBConv,
+    NetworkSpec,
+    Pool,
+    Residual,
+    Transition,
+    block_shapes,
+)
+
+__all__ = ["MODULES", "Network", "build_head", "build_model", "count_parameters", "example_input"]
+
+MODULES: dict[type, Callable[..., nn.Module]] = {
+    ConvBlock: ConvModule,
+    DepthwiseSeparable: DepthwiseSeparableModule,
+    MBConv: MBConvModule,
+    Residual: ResidualModule,
+    Fire: FireModule,
+    DenseBlock: DenseBlockModule,
+    Transition: TransitionModule,
+    Inception: InceptionModule,
+    Pool: PoolModule,
+}
+"""Block spec type -> module class; every module takes (spec, in_channels, stride, drop_path)."""
+
+_DROP_PATH_BLOCKS = (MBConv, Residual)
+
+
+def build_head(head: Head, channels: int, size: int, num_classes: int) -> nn.Sequential:
+    """The head for a ``channels`` x ``size`` x ``size`` feature map."""
+    layers: list[nn.Module] = []
+    act = activation(head.act)
+    if head.conv is not None:
+        layers.append(conv_bn_act(channels, head.conv, 1, act=head.act))
+        channels = head.conv
+    if head.norm:
+        layers.append(nn.BatchNorm2d(channels))
+        if act is not None:
+            layers.append(act())
+    if head.classifier == "conv":
+        if head.dropout > 0:
+            layers.append(nn.Dropout(head.dropout))
+        layers.append(nn.Conv2d(channels, num_classes, 1))
+        if act is not None:
+            layers.append(act())
+    if head.pool == "avg":
+        layers.append(nn.AdaptiveAvgPool2d(head.pool_size))
+    elif head.pool == "max":
+        layers.append(nn.AdaptiveMaxPool2d(head.pool_size))
+    layers.append(nn.Flatten(1))
+    if head.classifier == "linear":
+        side = size if head.pool == "none" else head.pool_size
+        features = channels * side * side
+        for width in head.hidden:
+            if head.dropout > 0:
+                layers.append(nn.Dropout(head.dropout))
+            layers.append(nn.Linear(features, width))
+            if act is not None:
+                layers.append(act())
+            features = width
+        if head.dropout > 0:
+            layers.append(nn.Dropout(head.dropout))
+        layers.append(nn.Linear(features, num_classes))
+    return nn.Sequential(*layers)
+
+
+class Network(nn.Module):
+    """A built spec: ``stem`` and ``stages`` (one Sequential per stage) then ``head``."""
+
+    def __init__(self, stem: nn.Sequential, stages: nn.Sequential, head: nn.Sequential) -> None:
+        super().__init__()
+        self.stem = stem
+        self.stages = stages
+        self.head = head
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.stages(self.stem(x)))
+
+
+def _init_weights(model: nn.Module) -> None:
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
+def build_model(spec: NetworkSpec, *, resolution: int | None = None) -> Network:
+    """Build ``spec`` for inputs of ``resolution`` (default: the spec's own).
+
+    Raises :class:`~nas_scaling.errors.SpecError` naming the stage where a too-small resolution
+    collapses the feature map; the head's flatten size depends on the resolution only when
+    ``head.pool`` is ``none``.
+    """
+    shapes = block_shapes(spec, resolution)
+    n_stem = len(spec.stem)
+    body = [s for s in shapes if s.stage_index >= n_stem]
+    total = len(body)
+    stem_stages: list[list[nn.Module]] = [[] for _ in spec.stem]
+    body_stages: list[list[nn.Module]] = [[] for _ in spec.stages]
+    seen = 0
+    for shape in shapes:
+        drop = 0.0
+        if shape.stage_index >= n_stem:
+            if isinstance(shape.block, _DROP_PATH_BLOCKS):
+                drop = spec.stochastic_depth * seen / total
+            seen += 1
+        module = MODULES[type(shape.block)](shape.block, shape.in_channels, shape.stride, drop)
+        if shape.stage_index < n_stem:
+            stem_stages[shape.stage_index].append(module)
+        else:
+            body_stages[shape.stage_index - n_stem].append(module)
+    last = shapes[-1]
+    model = Network(
+        nn.Sequential(*(nn.Sequential(*m) for m in stem_stages)),
+        nn.Sequential(*(nn.Sequential(*m) for m in body_stages)),
+        build_head(spec.head, last.out_channels, last.out_size, spec.num_classes),
+    )
+    _init_weights(model)
+    return model
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def example_input(spec: NetworkSpec, *, resolution: int | None = None, batch: int = 1) -> Tensor:
+    res = spec.resolution if resolution is None else resolution
+    return torch.randn(batch, spec.in_channels, res, res)

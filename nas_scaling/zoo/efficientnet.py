@@ -1,0 +1,68 @@
+"""EfficientNet B0-B7: Tan & Le, "EfficientNet: Rethinking Model Scaling for Convolutional Neural
+Networks", ICML 2019. B0 is Table 1 of the paper; B1-B7 are B0 compound-scaled with the released
+multipliers (:data:`nas_scaling.scaling.EFFICIENTNET_MULTIPLIERS`)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from nas_scaling.scaling import EFFICIENTNET_MULTIPLIERS, scale_spec
+from nas_scaling.spec import ConvBlock, Head, MBConv, NetworkSpec, Stage
+from nas_scaling.zoo.registry import register
+
+__all__ = ["efficientnet"]
+
+# (expand, kernel, stride, channels, repeats) of B0's seven MBConv stages (paper Table 1).
+_B0_STAGES = (
+    (1, 3, 1, 16, 1),
+    (6, 3, 2, 24, 2),
+    (6, 5, 2, 40, 2),
+    (6, 3, 2, 80, 3),
+    (6, 5, 1, 112, 3),
+    (6, 5, 2, 192, 4),
+    (6, 3, 1, 320, 1),
+)
+
+_SMALL = "small=True: 32x32 input and a stride-1 stem, so the last stage sees 2x2 instead of 1x1."
+
+
+def efficientnet(phi: int, *, num_classes: int = 1000, in_channels: int = 3, small: bool = False) -> NetworkSpec:
+    """EfficientNet-B``phi`` built from B0 with the released multipliers."""
+    m = EFFICIENTNET_MULTIPLIERS[phi]
+    b0 = NetworkSpec(
+        name="efficientnet_b0",
+        stem=(Stage(ConvBlock(32, kernel=3, act="silu"), stride=2),),
+        stages=tuple(
+            Stage(MBConv(c, expand=float(e), kernel=k, se=0.25, act="silu"), repeats=n, stride=s)
+            for e, k, s, c, n in _B0_STAGES
+        ),
+        head=Head(conv=1280, act="silu", dropout=0.2),
+        in_channels=in_channels,
+        resolution=224,
+        num_classes=num_classes,
+        stochastic_depth=0.2,
+    )
+    spec = scale_spec(b0, width=m.width, depth=m.depth, resolution=m.resolution, name=f"efficientnet_b{phi}")
+    spec = replace(spec, head=replace(spec.head, dropout=m.dropout))
+    if small:
+        stem = (replace(spec.stem[0], stride=1),)
+        spec = replace(spec, stem=stem, resolution=32)
+    return spec
+
+
+def _register(phi: int) -> None:
+    def build(*, num_classes: int = 1000, in_channels: int = 3, small: bool = False) -> NetworkSpec:
+        return efficientnet(phi, num_classes=num_classes, in_channels=in_channels, small=small)
+
+    build.__doc__ = f"EfficientNet-B{phi} (Tan & Le, ICML 2019)."
+    register(
+        f"efficientnet_b{phi}",
+        family="efficientnet",
+        paper="Tan & Le, EfficientNet, ICML 2019 (arXiv:1905.11946)",
+        torchvision=f"efficientnet_b{phi}",
+        small=_SMALL,
+    )(build)
+
+
+for _phi in range(8):
+    _register(_phi)
