@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -197,7 +198,7 @@ def _open_torchvision(
         else:
             train = cls(str(root), train=True, download=download, transform=transform)
             test = cls(str(root), train=False, download=download, transform=transform)
-    except (RuntimeError, OSError, ValueError, EOFError) as exc:
+    except (RuntimeError, OSError, ValueError, EOFError, TypeError, pickle.UnpicklingError) as exc:
         if download:
             raise UserError(
                 f"could not download dataset '{name}' into {root}: {_first_line(exc)}"

@@ -12,7 +12,7 @@ import dataclasses
 import re
 
 from nas_scaling.errors import SpecError
-from nas_scaling.spec.blocks import BLOCK_TYPES
+from nas_scaling.spec.blocks import ACTIVATIONS, BLOCK_TYPES, Fire, Pool, Residual
 from nas_scaling.spec.network import NetworkSpec, Stage
 
 __all__ = ["network_to_compact", "stage_from_compact", "stage_to_compact"]
@@ -31,6 +31,13 @@ _KEYS: dict[str, dict[str, str]] = {
         "pool_proj": "pp", "kernel5": "k",
     },
     "pool": {"op": "", "kernel": "k", "padding": "p", "ceil_mode": "ceil"},
+}
+# The words the one string-valued field of a block may take.
+_WORDS: dict[str, tuple[str, ...]] = {
+    "act": ACTIVATIONS,
+    "style": Residual.styles,
+    "bypass": Fire.bypasses,
+    "op": Pool.ops,
 }
 _TOKEN = re.compile(r"^([a-z]+)(-?[0-9][0-9.e+-]*)$")
 
@@ -68,19 +75,19 @@ def stage_from_compact(text: str) -> Stage:
     values: dict[str, object] = {}
     stage: dict[str, int] = {}
     for token in tokens:
-        match = _TOKEN.match(token)
-        if match is None:
-            if "" not in by_key or not token.isalpha():
-                raise SpecError(f"compact stage {text!r}: cannot read token {token!r}")
+        if "" in by_key and token in _WORDS[by_key[""]]:
             values[by_key[""]] = token
             continue
+        match = _TOKEN.match(token)
+        if match is None:
+            raise SpecError(f"compact stage {text!r}: cannot read token {token!r}")
         key, raw = match.groups()
+        if key not in by_key and key not in ("r", "s"):
+            raise SpecError(f"compact stage {text!r}: unknown key {key!r} for a {kind} block")
         try:
             if key in ("r", "s"):
                 stage["repeats" if key == "r" else "stride"] = int(raw)
                 continue
-            if key not in by_key:
-                raise SpecError(f"compact stage {text!r}: unknown key {key!r} for a {kind} block")
             name = by_key[key]
             kind_of = fields[name]
             if kind_of == "bool":

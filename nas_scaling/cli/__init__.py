@@ -1,0 +1,7 @@
+"""Command-line interface (``nas-scaling``)."""
+
+from __future__ import annotations
+
+from nas_scaling.cli.main import main
+
+__all__ = ["main"]

@@ -1,0 +1,109 @@
+"""Helpers shared by the commands: resolving ARCH, printing tables and JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nas_scaling.errors import UserError
+
+if TYPE_CHECKING:
+    from nas_scaling.spec import NetworkSpec
+
+__all__ = [
+    "FORMATS",
+    "add_format",
+    "emit",
+    "load_arch",
+    "positive_float",
+    "positive_int",
+    "print_table",
+    "resolution_arg",
+]
+
+FORMATS = ("table", "json")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def resolution_arg(text: str) -> int:
+    return positive_int(text)
+
+
+def add_format(parser: argparse.ArgumentParser, choices: Sequence[str] = FORMATS) -> None:
+    parser.add_argument("--format", choices=list(choices), default=choices[0], help="output format")
+
+
+def load_arch(arch: str, *, num_classes: int | None = None, in_channels: int | None = None) -> NetworkSpec:
+    """ARCH is a zoo name or a spec file (YAML or JSON)."""
+    from dataclasses import replace
+
+    from nas_scaling import zoo
+    from nas_scaling.spec import load_spec
+
+    looks_like_file = any(arch.endswith(s) for s in (".yaml", ".yml", ".json")) or "/" in arch
+    if arch in zoo.names():
+        spec = zoo.get_spec(arch)
+    elif looks_like_file or Path(arch).exists():
+        spec = load_spec(arch)
+    else:
+        raise UserError(f"unknown architecture {arch!r}; use a zoo name (see 'nas-scaling zoo') or a spec file")
+    changes: dict[str, Any] = {}
+    if num_classes is not None:
+        changes["num_classes"] = num_classes
+    if in_channels is not None:
+        changes["in_channels"] = in_channels
+    return replace(spec, **changes) if changes else spec
+
+
+def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> None:
+    """Rows of dicts as an aligned text table (numbers right-aligned)."""
+    if not rows:
+        print("(no rows)")
+        return
+    cols = list(columns or rows[0].keys())
+    cells = [[_cell(r.get(c)) for c in cols] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    numeric = [all(isinstance(r.get(c), (int, float)) or r.get(c) is None for r in rows) for c in cols]
+    print("  ".join(c.rjust(w) if n else c.ljust(w) for c, w, n in zip(cols, widths, numeric)).rstrip())
+    for row in cells:
+        print("  ".join(v.rjust(w) if n else v.ljust(w) for v, w, n in zip(row, widths, numeric)).rstrip())
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def emit(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2)
+    sys.stdout.write("\n")

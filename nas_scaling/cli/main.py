@@ -1,0 +1,59 @@
+"""The ``nas-scaling`` command. Thin: parse options, call an importable function, print.
+
+Heavy imports (torch, ray, mlflow) happen inside the commands, so ``nas-scaling --help`` is instant.
+A :class:`~nas_scaling.errors.UserError` becomes one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from nas_scaling.errors import UserError
+
+__all__ = ["main", "build_parser"]
+
+# command name -> module under nas_scaling.cli defining add_parser(subparsers)
+COMMANDS = ("zoo", "show", "profile", "train", "scale", "grid")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        """argparse's usage errors as one line, exit 2."""
+        raise UserError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="nas-scaling",
+        description="Neural-architecture search and compound scaling of convolutional networks.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMANDS:
+        module = importlib.import_module(f"nas_scaling.cli.{name}")
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if getattr(args, "func", None) is None:
+            parser.print_help()
+            return 2
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        print(f"nas-scaling: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nas-scaling: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,251 @@
+"""Analytic cost of a spec: parameters and multiply-adds by arithmetic on shapes, no torch.
+
+MACs follow the EfficientNet/MobileNet papers and torchvision's GFLOPS: multiply-adds of conv and
+linear layers only (a conv is ``Cout*Hout*Wout*(Cin/groups)*k*k``, a linear ``in*out``; the 1x1
+convs of squeeze-excitation count; batch norm, pooling, activations, residual adds and bias adds do
+not). Parameters count everything the built model holds: conv and linear weights and biases and
+batch-norm affine parameters. The layers mirror :mod:`nas_scaling.models.blocks` exactly, and a
+contract test holds every zoo entry to the built module's numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from nas_scaling.errors import UserError
+from nas_scaling.spec.blocks import (
+    ConvBlock,
+    DenseBlock,
+    DepthwiseSeparable,
+    Fire,
+    Inception,
+    MBConv,
+    Pool,
+    Residual,
+    Transition,
+)
+from nas_scaling.spec.compact import stage_to_compact
+from nas_scaling.spec.network import Head, NetworkSpec
+from nas_scaling.spec.shapes import BlockShape, block_shapes, conv_out_size
+
+__all__ = ["BLOCK_COSTS", "BYTES_PER_PARAM", "Cost", "StageCost", "block_cost", "count_cost", "head_cost",
+           "model_size_bytes"]
+
+
+@dataclass(frozen=True)
+class StageCost:
+    """Cost of one stage (all its repeats) or of the head (``label == compact == "head"``)."""
+
+    label: str
+    compact: str
+    repeats: int
+    in_channels: int
+    out_channels: int
+    out_size: int
+    params: int
+    macs: int
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Parameters and multiply-adds of a whole network at ``resolution``, with a per-stage split."""
+
+    params: int
+    macs: int
+    resolution: int
+    stages: tuple[StageCost, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "params": self.params,
+            "macs": self.macs,
+            "resolution": self.resolution,
+            "stages": [vars(s).copy() for s in self.stages],
+        }
+
+
+def _conv(cin: int, cout: int, k: int, out_size: int, *, groups: int = 1, bias: bool = False,
+          norm: bool = True) -> tuple[int, int]:
+    """(params, MACs) of a square conv (+ optional bias, + optional BN affine)."""
+    weights = cout * (cin // groups) * k * k
+    params = weights + (cout if bias else 0) + (2 * cout if norm else 0)
+    return params, weights * out_size * out_size
+
+
+def _conv_block(s: BlockShape) -> tuple[int, int]:
+    b: ConvBlock = s.block  # type: ignore[assignment]
+    return _conv(s.in_channels, b.channels, b.kernel, s.out_size, bias=b.bias, norm=b.norm)
+
+
+def _dwsep(s: BlockShape) -> tuple[int, int]:
+    b: DepthwiseSeparable = s.block  # type: ignore[assignment]
+    cin = s.in_channels
+    dp, dm = _conv(cin, cin, b.kernel, s.out_size, groups=cin)
+    pp, pm = _conv(cin, b.channels, 1, s.out_size)
+    return dp + pp, dm + pm
+
+
+def _mbconv(s: BlockShape) -> tuple[int, int]:
+    b: MBConv = s.block  # type: ignore[assignment]
+    cin = s.in_channels
+    hidden = b.expanded(cin)
+    params = macs = 0
+    if hidden != cin:
+        p, m = _conv(cin, hidden, 1, s.in_size)
+        params, macs = params + p, macs + m
+    p, m = _conv(hidden, hidden, b.kernel, s.out_size, groups=hidden)
+    params, macs = params + p, macs + m
+    if b.se > 0:  # torchvision SqueezeExcitation: two biased 1x1 convs on the pooled 1x1 map
+        sq = b.squeezed(cin)
+        params += 2 * hidden * sq + sq + hidden
+        macs += 2 * hidden * sq
+    p, m = _conv(hidden, b.channels, 1, s.out_size)
+    return params + p, macs + m
+
+
+def _residual(s: BlockShape) -> tuple[int, int]:
+    b: Residual = s.block  # type: ignore[assignment]
+    cin, w, cout, out = s.in_channels, b.width, b.channels, s.out_size
+    if b.style == "basic":
+        parts = [_conv(cin, w, 3, out), _conv(w, cout, 3, out)]
+    else:
+        parts = [_conv(cin, w, 1, s.in_size), _conv(w, w, 3, out), _conv(w, cout, 1, out)]
+    if s.stride != 1 or cin != cout:
+        parts.append(_conv(cin, cout, 1, conv_out_size(s.in_size, 1, s.stride, 0)))
+    return sum(p for p, _ in parts), sum(m for _, m in parts)
+
+
+def _fire(s: BlockShape) -> tuple[int, int]:
+    b: Fire = s.block  # type: ignore[assignment]
+    cin, size, norm = s.in_channels, s.out_size, b.norm
+    parts = [
+        _conv(cin, b.squeeze, 1, size, bias=not norm, norm=norm),
+        _conv(b.squeeze, b.expand1x1, 1, size, bias=not norm, norm=norm),
+        _conv(b.squeeze, b.expand3x3, 3, size, bias=not norm, norm=norm),
+    ]
+    if b.bypass == "complex" and cin != b.channels:
+        parts.append(_conv(cin, b.channels, 1, size, bias=not norm, norm=norm))
+    return sum(p for p, _ in parts), sum(m for _, m in parts)
+
+
+def _dense(s: BlockShape) -> tuple[int, int]:
+    b: DenseBlock = s.block  # type: ignore[assignment]
+    inner = b.bn_size * b.growth
+    params = macs = 0
+    for i in range(b.layers):
+        cin = s.in_channels + i * b.growth
+        p1, m1 = _conv(cin, inner, 1, s.out_size)  # BN of the conv's output stands for norm2 below
+        p2, m2 = _conv(inner, b.growth, 3, s.out_size, norm=False)
+        params += 2 * cin + p1 + p2  # norm1 (pre-activation) on the layer's input
+        macs += m1 + m2
+    return params, macs
+
+
+def _transition(s: BlockShape) -> tuple[int, int]:
+    # BN on the input, 1x1 conv at the input size, then (stride 2) a 2x2 average pool.
+    p, m = _conv(s.in_channels, s.out_channels, 1, s.in_size, norm=False)
+    return p + 2 * s.in_channels, m
+
+
+def _inception(s: BlockShape) -> tuple[int, int]:
+    b: Inception = s.block  # type: ignore[assignment]
+    cin, size = s.in_channels, s.out_size
+    parts = [
+        _conv(cin, b.c1x1, 1, size),
+        _conv(cin, b.c3x3_reduce, 1, size),
+        _conv(b.c3x3_reduce, b.c3x3, 3, size),
+        _conv(cin, b.c5x5_reduce, 1, size),
+        _conv(b.c5x5_reduce, b.c5x5, b.kernel5, size),
+        _conv(cin, b.pool_proj, 1, size),
+    ]
+    return sum(p for p, _ in parts), sum(m for _, m in parts)
+
+
+def _pool(s: BlockShape) -> tuple[int, int]:
+    return 0, 0
+
+
+BLOCK_COSTS: dict[type, Callable[[BlockShape], tuple[int, int]]] = {
+    ConvBlock: _conv_block,
+    DepthwiseSeparable: _dwsep,
+    MBConv: _mbconv,
+    Residual: _residual,
+    Fire: _fire,
+    DenseBlock: _dense,
+    Transition: _transition,
+    Inception: _inception,
+    Pool: _pool,
+}
+"""Block spec type -> (params, MACs) of one repeat; one entry per block kind, like ``MODULES``."""
+
+
+def block_cost(shape: BlockShape) -> tuple[int, int]:
+    """(params, MACs) of one block repeat with the shapes of ``shape``."""
+    return BLOCK_COSTS[type(shape.block)](shape)
+
+
+def head_cost(head: Head, channels: int, size: int, num_classes: int) -> tuple[int, int]:
+    """(params, MACs) of :func:`nas_scaling.models.build_head` on a ``channels`` x ``size``^2 map."""
+    params = macs = 0
+    if head.conv is not None:
+        p, m = _conv(channels, head.conv, 1, size)
+        params, macs, channels = params + p, macs + m, head.conv
+    if head.norm:
+        params += 2 * channels
+    if head.classifier == "conv":
+        p, m = _conv(channels, num_classes, 1, size, bias=True, norm=False)
+        return params + p, macs + m
+    side = size if head.pool == "none" else head.pool_size
+    features = channels * side * side
+    for width in (*head.hidden, num_classes):
+        params += features * width + width
+        macs += features * width
+        features = width
+    return params, macs
+
+
+def count_cost(spec: NetworkSpec, *, resolution: int | None = None) -> Cost:
+    """Parameters and multiply-adds of ``spec`` at ``resolution`` (default: the spec's own).
+
+    Pure arithmetic on :func:`~nas_scaling.spec.block_shapes` (microseconds per block): never
+    builds a module. Raises :class:`~nas_scaling.errors.SpecError` where the map collapses.
+    """
+    shapes = block_shapes(spec, resolution)
+    stages = spec.all_stages
+    per_stage: list[list[int]] = [[0, 0] for _ in stages]
+    for shape in shapes:
+        p, m = BLOCK_COSTS[type(shape.block)](shape)
+        acc = per_stage[shape.stage_index]
+        acc[0] += p
+        acc[1] += m
+    # shapes are in stage order with ``repeats`` entries per stage: first and last repeat by offset
+    out: list[StageCost] = []
+    offset = 0
+    for index, stage in enumerate(stages):
+        first, last = shapes[offset], shapes[offset + stage.repeats - 1]
+        offset += stage.repeats
+        out.append(StageCost(
+            spec.stage_label(index), stage_to_compact(stage), stage.repeats, first.in_channels,
+            last.out_channels, last.out_size, per_stage[index][0], per_stage[index][1],
+        ))
+    last = shapes[-1]
+    hp, hm = head_cost(spec.head, last.out_channels, last.out_size, spec.num_classes)
+    out.append(StageCost("head", "head", 1, last.out_channels, spec.num_classes, 1, hp, hm))
+    res = spec.resolution if resolution is None else resolution
+    return Cost(sum(s.params for s in out), sum(s.macs for s in out), res, tuple(out))
+
+
+BYTES_PER_PARAM: dict[str, int] = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
+
+
+def model_size_bytes(params: int, dtype: str = "fp32") -> int:
+    """Bytes of ``params`` weights stored as ``dtype`` (fp32: 4 bytes each, int8: 1 byte).
+
+    Papers quote megabytes loosely: SqueezeNet's "4.8 MB" is 1,248,424 * 4 bytes = 4.76 MiB
+    (4.99 MB); divide by ``2**20`` for MiB, as the CLI does.
+    """
+    if dtype not in BYTES_PER_PARAM:
+        raise UserError(f"dtype must be one of {', '.join(BYTES_PER_PARAM)}, got {dtype!r}")
+    return params * BYTES_PER_PARAM[dtype]

@@ -1,0 +1,316 @@
+"""``train``: fit any classifier on :class:`~nas_scaling.data.DatasetSplits`, reporting per epoch.
+
+It knows nothing of search or tracking: a pruner stops it by raising :class:`StopTraining` from
+the ``report`` callback. On CUDA it uses bf16 autocast and channels_last; on CPU float32 with a
+fixed thread count. The hot loop avoids host syncs: losses are written to a device buffer and
+checked for NaN/inf every few steps (every step on CPU, where checking costs nothing).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import Dataset
+
+from nas_scaling.data import DatasetSplits
+from nas_scaling.training.batches import Batches, make_batches
+from nas_scaling.training.config import TrainConfig
+from nas_scaling.training.device import cpu_threads, resolve_device, seed_everything
+
+__all__ = ["EpochReport", "EvalMetrics", "StopTraining", "TrainResult", "evaluate", "lr_at", "train"]
+
+Status = Literal["completed", "stopped", "failed"]
+
+#: Steps between NaN/inf checks on CUDA (each check is one host sync).
+CUDA_CHECK_EVERY = 32
+EVAL_BATCH = 256
+
+
+class StopTraining(Exception):  # noqa: N818 - a signal, not an error
+    """Raised by a ``report`` callback (a pruner) to end training after the current epoch."""
+
+
+@dataclass(frozen=True)
+class EpochReport:
+    """Metrics after one epoch; ``epoch`` counts from 1, accuracies are fractions."""
+
+    epoch: int
+    val_top1: float
+    val_top5: float
+    train_loss: float
+    val_loss: float
+    seconds: float
+    lr: float = 0.0
+
+
+@dataclass(frozen=True)
+class EvalMetrics:
+    """Top-1, top-k (k = min(5, classes)) accuracy and mean cross-entropy on one split."""
+
+    top1: float
+    top5: float
+    loss: float
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Outcome of :func:`train`.
+
+    ``val_*`` are those of the last finished epoch (None when the run failed); ``epochs_run``
+    counts finished epochs; ``train_seconds`` is the wall time of the whole call and
+    ``images_per_second`` the training throughput (optimizer steps only, no evaluation).
+    """
+
+    status: Status
+    reason: str | None
+    epochs_run: int
+    val_top1: float | None
+    val_top5: float | None
+    val_loss: float | None
+    test_top1: float | None
+    test_top5: float | None
+    train_seconds: float
+    images_per_second: float
+    history: list[EpochReport] = field(default_factory=list)
+
+    @property
+    def best_val_top1(self) -> float | None:
+        """Best validation top-1 over all finished epochs."""
+        return max((r.val_top1 for r in self.history), default=None)
+
+
+def lr_at(step: int, *, base: float, warmup_steps: int, total_steps: int) -> float:
+    """Linear warm-up to ``base`` over ``warmup_steps``, then cosine decay towards zero."""
+    if step < warmup_steps:
+        return base * (step + 1) / warmup_steps
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    return base * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def _optimizer(model: nn.Module, config: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
+    """SGD+Nesterov or AdamW; no weight decay on biases and normalization weights (ndim <= 1)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups: list[dict[str, Any]] = [
+        {"params": [p for p in params if p.ndim > 1], "weight_decay": config.weight_decay},
+        {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0},
+    ]
+    groups = [g for g in groups if g["params"]]
+    fused = {"fused": True} if device.type == "cuda" else {}
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=config.lr, momentum=0.9, nesterov=True, **fused)
+    return torch.optim.AdamW(groups, lr=config.lr, **fused)
+
+
+def _autocast(device: torch.device) -> contextlib.AbstractContextManager[Any]:
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@torch.inference_mode()
+def _evaluate(model: nn.Module, batches: Batches, device: torch.device, num_classes: int) -> EvalMetrics:
+    model.eval()
+    correct1 = torch.zeros((), dtype=torch.long, device=device)
+    correctk = torch.zeros((), dtype=torch.long, device=device)
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    count = 0
+    for x, y in batches:
+        with _autocast(device):
+            logits = model(x)
+        logits = logits.float()
+        loss_sum += F.cross_entropy(logits, y, reduction="sum")
+        k = min(5, num_classes, logits.shape[1])
+        hits = logits.topk(k, dim=1).indices.eq(y[:, None])
+        correct1 += hits[:, 0].sum()
+        correctk += hits.any(dim=1).sum()
+        count += y.shape[0]
+    if count == 0:
+        raise ValueError("cannot evaluate on an empty split")
+    return EvalMetrics(correct1.item() / count, correctk.item() / count, loss_sum.item() / count)
+
+
+def evaluate(
+    model: nn.Module,
+    dataset: Dataset[Any],
+    *,
+    num_classes: int,
+    batch_size: int = EVAL_BATCH,
+    device: str = "auto",
+) -> EvalMetrics:
+    """Top-1/top-5 accuracy and loss of ``model`` on ``dataset`` (moves the model to ``device``)."""
+    dev = resolve_device(device)
+    model.to(dev)
+    if dev.type == "cuda":
+        model.to(memory_format=torch.channels_last)
+    batches = make_batches(dataset, batch_size=batch_size, device=dev, shuffle=False)
+    return _evaluate(model, batches, dev, num_classes)
+
+
+def _first_bad(losses: torch.Tensor, start: int, stop: int) -> int | None:
+    """Index of the first non-finite loss in ``losses[start:stop]`` (one host sync), else None."""
+    bad = ~torch.isfinite(losses[start:stop])
+    if not bool(bad.any()):
+        return None
+    return start + int(bad.nonzero()[0, 0])
+
+
+@contextlib.contextmanager
+def _runtime(device: torch.device, config: TrainConfig) -> Iterator[None]:
+    """CPU: the configured thread count. CUDA: cudnn autotuning. Both restored afterwards."""
+    if device.type == "cuda":
+        previous = torch.backends.cudnn.benchmark
+        torch.backends.cudnn.benchmark = True
+        try:
+            with torch.cuda.device(device):
+                yield
+        finally:
+            torch.backends.cudnn.benchmark = previous
+    else:
+        with cpu_threads(config.cpu_threads()):
+            yield
+
+
+def train(
+    model: nn.Module,
+    data: DatasetSplits,
+    config: TrainConfig,
+    *,
+    report: Callable[[EpochReport], None] | None = None,
+    evaluate_test: bool = False,
+) -> TrainResult:
+    """Train ``model`` in place on ``data.train``, validating on ``data.val`` after every epoch.
+
+    ``report`` gets one :class:`EpochReport` per epoch; if it raises :class:`StopTraining` the run
+    ends with status ``"stopped"``. A non-finite loss ends it with status ``"failed"`` and a
+    reason; it never raises for that. The model is left on the training device.
+    """
+    device = resolve_device(config.device)
+    with _runtime(device, config):
+        return _train(model, data, config, device, report, evaluate_test)
+
+
+def _train(
+    model: nn.Module,
+    data: DatasetSplits,
+    config: TrainConfig,
+    device: torch.device,
+    report: Callable[[EpochReport], None] | None,
+    evaluate_test: bool,
+) -> TrainResult:
+    started = time.perf_counter()
+    if len(data.train) == 0 or len(data.val) == 0:  # type: ignore[arg-type]
+        raise ValueError(f"{data.name}: train and val splits must not be empty")
+    seed_everything(config.seed)
+    cuda = device.type == "cuda"
+    model.to(device)
+    if cuda:
+        model.to(memory_format=torch.channels_last)
+    train_batches = make_batches(
+        data.train,
+        batch_size=config.batch_size,
+        device=device,
+        shuffle=True,
+        seed=config.seed,
+        workers=config.workers,
+    )
+    eval_batch = max(config.batch_size, EVAL_BATCH)
+    val_batches = make_batches(data.val, batch_size=eval_batch, device=device, shuffle=False, workers=config.workers)
+    optimizer = _optimizer(model, config, device)
+    criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+    steps = len(train_batches)
+    total_steps = steps * config.epochs
+    warmup_steps = steps * config.warmup_epochs
+    check_every = CUDA_CHECK_EVERY if cuda else 1
+
+    history: list[EpochReport] = []
+    status: Status = "completed"
+    reason: str | None = None
+    train_time = 0.0
+    images_seen = 0
+    global_step = 0
+    losses = torch.zeros(max(1, steps), dtype=torch.float32, device=device)
+    for epoch in range(1, config.epochs + 1):
+        epoch_start = time.perf_counter()
+        model.train()
+        checked = 0
+        bad: int | None = None
+        lr = config.lr
+        step = 0
+        for step, (x, y) in enumerate(train_batches):
+            lr = lr_at(global_step, base=config.lr, warmup_steps=warmup_steps, total_steps=total_steps)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            with _autocast(device):
+                loss = criterion(model(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.grad_clip is not None:
+                nn.utils.clip_grad_norm_(params, config.grad_clip)
+            optimizer.step()
+            losses[step] = loss.detach()
+            global_step += 1
+            if (step + 1) % check_every == 0:
+                bad = _first_bad(losses, checked, step + 1)
+                checked = step + 1
+                if bad is not None:
+                    break
+        done = min(step + 1, steps)
+        if bad is None:
+            bad = _first_bad(losses, checked, done)
+        if cuda:
+            torch.cuda.synchronize(device)
+        train_time += time.perf_counter() - epoch_start
+        images_seen += train_batches.images * done // max(1, steps)
+        if bad is not None:
+            status, reason = "failed", f"non-finite loss at epoch {epoch} step {bad + 1}"
+            break
+        train_loss = float(losses[:done].mean().item())
+        val = _evaluate(model, val_batches, device, data.num_classes)
+        if not math.isfinite(val.loss):
+            status, reason = "failed", f"non-finite validation loss at epoch {epoch}"
+            break
+        epoch_report = EpochReport(
+            epoch=epoch,
+            val_top1=val.top1,
+            val_top5=val.top5,
+            train_loss=train_loss,
+            val_loss=val.loss,
+            seconds=time.perf_counter() - epoch_start,
+            lr=lr,
+        )
+        history.append(epoch_report)
+        if report is not None:
+            try:
+                report(epoch_report)
+            except StopTraining as exc:
+                status = "stopped"
+                reason = str(exc) or f"stopped by the report callback after epoch {epoch}"
+                break
+
+    test: EvalMetrics | None = None
+    if evaluate_test and status != "failed":
+        test_batches = make_batches(data.test, batch_size=eval_batch, device=device, shuffle=False, workers=config.workers)
+        test = _evaluate(model, test_batches, device, data.num_classes)
+    last = history[-1] if history and status != "failed" else None
+    return TrainResult(
+        status=status,
+        reason=reason,
+        epochs_run=len(history),
+        val_top1=last.val_top1 if last else None,
+        val_top5=last.val_top5 if last else None,
+        val_loss=last.val_loss if last else None,
+        test_top1=test.top1 if test else None,
+        test_top5=test.top5 if test else None,
+        train_seconds=time.perf_counter() - started,
+        images_per_second=images_seen / train_time if train_time > 0 else 0.0,
+        history=history,
+    )

@@ -1,0 +1,89 @@
+"""VGG: Simonyan & Zisserman, "Very Deep Convolutional Networks for Large-Scale Image Recognition",
+ICLR 2015 (arXiv:1409.1556), configurations A, B, C, D, E of Table 1 without batch norm.
+
+A, B, D, E are torchvision's ``vgg11``, ``vgg13``, ``vgg16``, ``vgg19``; C (``vgg16_c``: D with the
+last conv of blocks 3-5 a 1x1 conv) has no torchvision twin and is checked against Table 2 (134M,
+exactly 133,638,952). The head is torchvision's: adaptive average pool to 7x7, two 4096-wide fully
+connected layers with dropout 0.5.
+"""
+
+from __future__ import annotations
+
+from itertools import groupby
+
+from nas_scaling.spec import ConvBlock, Head, NetworkSpec, Pool, Stage
+from nas_scaling.zoo.registry import register
+
+__all__ = ["vgg"]
+
+# Per configuration, per block: the kernel of every conv in it (channels: 64, 128, 256, 512, 512).
+_CONFIGS: dict[str, tuple[tuple[int, ...], ...]] = {
+    "A": ((3,), (3,), (3, 3), (3, 3), (3, 3)),
+    "B": ((3, 3), (3, 3), (3, 3), (3, 3), (3, 3)),
+    "C": ((3, 3), (3, 3), (3, 3, 1), (3, 3, 1), (3, 3, 1)),
+    "D": ((3, 3), (3, 3), (3, 3, 3), (3, 3, 3), (3, 3, 3)),
+    "E": ((3, 3), (3, 3), (3, 3, 3, 3), (3, 3, 3, 3), (3, 3, 3, 3)),
+}
+_WIDTHS = (64, 128, 256, 512, 512)
+_NAMES = {"A": "vgg11", "B": "vgg13", "C": "vgg16_c", "D": "vgg16", "E": "vgg19"}
+_PAPER = "Simonyan & Zisserman, Very Deep Convolutional Networks, ICLR 2015 (arXiv:1409.1556)"
+_SMALL = (
+    "small=True: 32x32 input (the five 2x2 max pools leave 1x1), the head pools to 1x1 and its hidden "
+    "layers are 512 wide instead of 4096, as in the usual CIFAR VGGs; the convs are unchanged."
+)
+
+
+def _stages(kernels: tuple[int, ...], channels: int) -> list[Stage]:
+    """One stage per run of equal kernels, then the block's 2x2 max pool."""
+    convs = [
+        Stage(ConvBlock(channels, kernel=k, norm=False, bias=True, act="relu"), repeats=len(list(run)))
+        for k, run in groupby(kernels)
+    ]
+    return [*convs, Stage(Pool(op="max", kernel=2), stride=2)]
+
+
+def vgg(config: str, *, num_classes: int = 1000, in_channels: int = 3, small: bool = False) -> NetworkSpec:
+    """VGG configuration ``config`` (``"A"`` to ``"E"``) of the paper's Table 1, without batch norm.
+
+    There is no stem: every conv block is a body stage, so depth scaling deepens all five blocks
+    (A -> B -> D -> E is the paper's own depth progression).
+    """
+    if config not in _CONFIGS:
+        raise ValueError(f"VGG config must be one of {', '.join(_CONFIGS)}, got {config!r}")
+    stages = [s for kernels, c in zip(_CONFIGS[config], _WIDTHS) for s in _stages(kernels, c)]
+    head = (
+        Head(pool="avg", pool_size=1, hidden=(512, 512), dropout=0.5)
+        if small
+        else Head(pool="avg", pool_size=7, hidden=(4096, 4096), dropout=0.5)
+    )
+    return NetworkSpec(
+        name=_NAMES[config],
+        stem=(),
+        stages=tuple(stages),
+        head=head,
+        in_channels=in_channels,
+        resolution=32 if small else 224,
+        num_classes=num_classes,
+    )
+
+
+def _register(config: str, torchvision: str | None, published: int | None) -> None:
+    def build(*, num_classes: int = 1000, in_channels: int = 3, small: bool = False) -> NetworkSpec:
+        return vgg(config, num_classes=num_classes, in_channels=in_channels, small=small)
+
+    build.__doc__ = f"VGG configuration {config} ({_NAMES[config]}; Simonyan & Zisserman, ICLR 2015)."
+    register(
+        _NAMES[config],
+        family="vgg",
+        paper=_PAPER,
+        torchvision=torchvision,
+        published_params=published,
+        small=_SMALL,
+    )(build)
+
+
+_register("A", "vgg11", None)
+_register("B", "vgg13", None)
+_register("D", "vgg16", None)
+_register("E", "vgg19", None)
+_register("C", None, 133_638_952)

@@ -1,0 +1,70 @@
+"""Hypothesis strategies producing valid specs of every block kind."""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+from nas_scaling.spec import (
+    ACTIVATIONS,
+    ConvBlock,
+    DenseBlock,
+    DepthwiseSeparable,
+    Fire,
+    Head,
+    Inception,
+    MBConv,
+    NetworkSpec,
+    Pool,
+    Residual,
+    Stage,
+    Transition,
+)
+
+ch = st.integers(1, 512)
+acts = st.sampled_from(ACTIVATIONS)
+fractions = st.sampled_from([0.0, 0.125, 0.25, 0.5, 1.0])
+
+blocks = st.one_of(
+    st.builds(ConvBlock, ch, st.sampled_from([1, 3, 5, 7, 11]), st.one_of(st.none(), st.integers(0, 3)),
+              st.booleans(), st.booleans(), acts),
+    st.builds(DepthwiseSeparable, ch, st.sampled_from([3, 5, 7]), acts),
+    st.builds(MBConv, ch, st.sampled_from([1.0, 3.0, 4.0, 6.0, 2.5]), st.sampled_from([3, 5, 7]), fractions, acts,
+              st.booleans()),
+    st.builds(Residual, st.integers(1, 64).map(lambda c: c * 4), st.sampled_from(["basic", "bottleneck"])),
+    st.builds(Fire, ch, ch, ch, st.sampled_from(["none", "simple", "complex"]), st.booleans()),
+    st.builds(DenseBlock, st.integers(1, 48), st.integers(1, 48), st.integers(1, 4)),
+    st.builds(Transition, st.sampled_from([0.5, 0.25, 1.0, 0.75])),
+    st.builds(Inception, ch, ch, ch, ch, ch, ch, st.sampled_from([3, 5])),
+    st.builds(Pool, st.sampled_from(["max", "avg"]), st.sampled_from([2, 3]), st.integers(0, 1), st.booleans()),
+)
+
+
+@st.composite
+def stages(draw: st.DrawFn) -> Stage:
+    block = draw(blocks)
+    stride = draw(st.sampled_from(type(block).strides))  # type: ignore[attr-defined]
+    return Stage(block, repeats=draw(st.integers(1, 6)), stride=stride)
+
+
+heads = st.builds(
+    Head,
+    conv=st.one_of(st.none(), ch),
+    norm=st.booleans(),
+    act=acts,
+    pool=st.sampled_from(["avg", "max", "none"]),
+    pool_size=st.integers(1, 7),
+    hidden=st.lists(st.integers(1, 4096), max_size=2).map(tuple),
+    dropout=st.sampled_from([0.0, 0.2, 0.5]),
+)
+
+networks = st.builds(
+    NetworkSpec,
+    name=st.text("abcdefghijklmnopqrstuvwxyz_0123456789", min_size=1, max_size=20),
+    stem=st.lists(stages(), max_size=2).map(tuple),
+    stages=st.lists(stages(), min_size=1, max_size=6).map(tuple),
+    head=heads,
+    in_channels=st.sampled_from([1, 3]),
+    resolution=st.integers(8, 512),
+    num_classes=st.integers(1, 1000),
+    stochastic_depth=st.sampled_from([0.0, 0.2]),
+)
