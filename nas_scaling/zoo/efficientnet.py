@@ -66,3 +66,42 @@ def _register(phi: int) -> None:
 
 for _phi in range(8):
     _register(_phi)
+
+
+# (expand, kernel, stride, channels, repeats): B0's seven stages and depths at half B0's widths.
+_TINY_STAGES = (
+    (1, 3, 1, 8, 1),
+    (6, 3, 2, 16, 2),
+    (6, 5, 2, 24, 2),
+    (6, 3, 2, 40, 3),
+    (6, 5, 1, 56, 3),
+    (6, 5, 2, 96, 4),
+    (6, 3, 1, 160, 1),
+)
+
+
+@register(
+    "efficientnet_tiny",
+    family="efficientnet",
+    paper="EfficientNet-B0's layout (Tan & Le, ICML 2019) at half width for 16x16 inputs",
+    small="Native form is already small (16x16, stride-1 stem); small=True uses 32x32 with the same layers.",
+)
+def efficientnet_tiny(*, num_classes: int = 1000, in_channels: int = 3, small: bool = False) -> NetworkSpec:
+    """The default base of ``nas-scaling grid``: B0's seven MBConv stages (same expand ratios,
+    kernels, strides, repeats, SE 0.25, SiLU) at half B0's widths, a stride-1 stem and 16x16
+    inputs (1.0 M params, 2.5 M MACs at 1 channel and 10 classes), so that one candidate trains on
+    the digits in seconds on a CPU while depth, width and resolution still round finely enough for
+    a 0.05 grid."""
+    return NetworkSpec(
+        name="efficientnet_tiny",
+        stem=(Stage(ConvBlock(16, kernel=3, act="silu"), stride=1),),
+        stages=tuple(
+            Stage(MBConv(c, expand=float(e), kernel=k, se=0.25, act="silu"), repeats=n, stride=s)
+            for e, k, s, c, n in _TINY_STAGES
+        ),
+        head=Head(conv=320, act="silu", dropout=0.2),
+        in_channels=in_channels,
+        resolution=32 if small else 16,
+        num_classes=num_classes,
+        stochastic_depth=0.0,
+    )

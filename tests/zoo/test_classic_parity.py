@@ -58,13 +58,15 @@ def test_registered_with_twins_and_figures() -> None:
 
 @pytest.mark.parametrize("name", TWINS)
 def test_torchvision_parity(name: str) -> None:
-    """Same parameter count and MACs at 224 as torchvision, and with its weights the same outputs."""
+    """Same parameter count and MACs at 224 as torchvision, and with its weights the same outputs
+    (layer for layer, so also the same ReLU / pooling / shortcut placement)."""
     torch.manual_seed(0)
     ours = build_model(get_entry(name).spec())
     twin = getattr(torchvision.models, name)(weights=None)
     assert count_parameters(ours) == count_parameters(twin)
     copy_weights(twin, ours)
-    x = torch.randn(2, 3, 64, 64)
+    side = 64 if name == "alexnet" else 32  # the smallest input each survives: a cheap check
+    x = torch.randn(2, 3, side, side)
     with torch.no_grad():
         torch.testing.assert_close(ours.eval()(x), twin.eval()(x), rtol=1e-4, atol=1e-5)
     assert macs(ours, 224) == macs(twin, 224)
