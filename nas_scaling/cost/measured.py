@@ -37,7 +37,7 @@ def _quiet_fvcore() -> Iterator[Any]:
 
             yield fvcore.nn
         finally:
-            for lg, level in zip(loggers, levels):
+            for lg, level in zip(loggers, levels, strict=True):
                 lg.setLevel(level)
 
 

@@ -63,8 +63,8 @@ def scale_stage_depth(stage: Stage, depth: float) -> Stage:
 
 
 def _check_multiplier(name: str, value: float) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value <= 64:
-        raise UserError(f"{name} multiplier must be a number in (0, 64], got {value!r}")
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value < float("inf"):
+        raise UserError(f"{name} multiplier must be a positive number, got {value!r}")
 
 
 def scale_spec(

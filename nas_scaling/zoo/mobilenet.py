@@ -8,6 +8,7 @@ Bottlenecks", CVPR 2018 (arXiv:1801.04381), Table 2, as torchvision's ``mobilene
 
 from __future__ import annotations
 
+from nas_scaling.errors import UserError
 from nas_scaling.spec import ConvBlock, DepthwiseSeparable, Head, MBConv, NetworkSpec, Stage
 from nas_scaling.zoo.registry import register
 
@@ -53,7 +54,7 @@ def mobilenet_v1(
     0.5 and 0.25 give exact integers for every layer. ``small=True`` overrides ``resolution``.
     """
     if not 0 < width <= 4:
-        raise ValueError(f"width must be a number in (0, 4], got {width!r}")
+        raise UserError(f"width must be a number in (0, 4], got {width!r}")
 
     def w(c: int) -> int:
         return max(1, int(c * width))

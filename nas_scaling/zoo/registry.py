@@ -28,8 +28,11 @@ class ZooEntry:
     small: str = ""
     """How the entry adapts to small inputs (``small=True``: 32x32)."""
 
-    def spec(self, *, num_classes: int = 1000, in_channels: int = 3, small: bool = False) -> NetworkSpec:
-        return self.builder(num_classes=num_classes, in_channels=in_channels, small=small)
+    def spec(self, *, num_classes: int | None = None, in_channels: int | None = None, small: bool = False) -> NetworkSpec:
+        """The entry's spec; ``None`` keeps the builder's own default (ImageNet's 1000 classes and 3
+        channels; LeNet-5's native 10 and 1)."""
+        given = {"num_classes": num_classes, "in_channels": in_channels}
+        return self.builder(small=small, **{k: v for k, v in given.items() if v is not None})
 
 
 _REGISTRY: dict[str, ZooEntry] = {}
@@ -71,8 +74,12 @@ def get_entry(name: str) -> ZooEntry:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise UserError(f"unknown architecture {name!r}; choose a zoo name ({', '.join(_REGISTRY)}) or a spec file") from None
+        raise UserError(
+            f"unknown architecture {name!r}; choose a zoo name ({', '.join(_REGISTRY)}) or a spec file"
+        ) from None
 
 
-def get_spec(name: str, *, num_classes: int = 1000, in_channels: int = 3, small: bool = False) -> NetworkSpec:
+def get_spec(
+    name: str, *, num_classes: int | None = None, in_channels: int | None = None, small: bool = False
+) -> NetworkSpec:
     return get_entry(name).spec(num_classes=num_classes, in_channels=in_channels, small=small)

@@ -5,6 +5,7 @@ the shape changes."""
 
 from __future__ import annotations
 
+from nas_scaling.errors import UserError
 from nas_scaling.spec import ConvBlock, Head, NetworkSpec, Pool, Residual, Stage
 from nas_scaling.zoo.registry import register
 
@@ -27,7 +28,7 @@ _SMALL = (
 def resnet(depth: int, *, num_classes: int = 1000, in_channels: int = 3, small: bool = False) -> NetworkSpec:
     """ResNet-``depth`` (18, 34, 50, 101 or 152)."""
     if depth not in _LAYOUTS:
-        raise ValueError(f"ResNet depth must be one of {', '.join(map(str, _LAYOUTS))}, got {depth!r}")
+        raise UserError(f"ResNet depth must be one of {', '.join(map(str, _LAYOUTS))}, got {depth!r}")
     style, repeats = _LAYOUTS[depth]
     expansion = 4 if style == "bottleneck" else 1
     stem = (
@@ -37,7 +38,7 @@ def resnet(depth: int, *, num_classes: int = 1000, in_channels: int = 3, small: 
     )
     stages = tuple(
         Stage(Residual(width * expansion, style=style), repeats=n, stride=1 if i == 0 else 2)
-        for i, (width, n) in enumerate(zip((64, 128, 256, 512), repeats))
+        for i, (width, n) in enumerate(zip((64, 128, 256, 512), repeats, strict=True))
     )
     return NetworkSpec(
         name=f"resnet{depth}",

@@ -4,13 +4,15 @@ ICLR 2015 (arXiv:1409.1556), configurations A, B, C, D, E of Table 1 without bat
 A, B, D, E are torchvision's ``vgg11``, ``vgg13``, ``vgg16``, ``vgg19``; C (``vgg16_c``: D with the
 last conv of blocks 3-5 a 1x1 conv) has no torchvision twin and is checked against Table 2 (134M,
 exactly 133,638,952). The head is torchvision's: adaptive average pool to 7x7, two 4096-wide fully
-connected layers with dropout 0.5.
+connected layers with dropout 0.5 (here before each linear layer, as :class:`~nas_scaling.spec.Head`
+places it; torchvision drops after the two hidden ones: same parameters, MACs and eval outputs).
 """
 
 from __future__ import annotations
 
 from itertools import groupby
 
+from nas_scaling.errors import UserError
 from nas_scaling.spec import ConvBlock, Head, NetworkSpec, Pool, Stage
 from nas_scaling.zoo.registry import register
 
@@ -49,8 +51,8 @@ def vgg(config: str, *, num_classes: int = 1000, in_channels: int = 3, small: bo
     (A -> B -> D -> E is the paper's own depth progression).
     """
     if config not in _CONFIGS:
-        raise ValueError(f"VGG config must be one of {', '.join(_CONFIGS)}, got {config!r}")
-    stages = [s for kernels, c in zip(_CONFIGS[config], _WIDTHS) for s in _stages(kernels, c)]
+        raise UserError(f"VGG config must be one of {', '.join(_CONFIGS)}, got {config!r}")
+    stages = [s for kernels, c in zip(_CONFIGS[config], _WIDTHS, strict=True) for s in _stages(kernels, c)]
     head = (
         Head(pool="avg", pool_size=1, hidden=(512, 512), dropout=0.5)
         if small

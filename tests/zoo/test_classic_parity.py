@@ -41,9 +41,9 @@ def copy_weights(source: nn.Module, target: nn.Module) -> None:
     """Copy ``source``'s parameters and buffers into ``target`` in definition order."""
     src, dst = list(source.state_dict().values()), target.state_dict()
     assert len(src) == len(dst)
-    for (key, theirs), ours in zip(dst.items(), src):
+    for (key, theirs), ours in zip(dst.items(), src, strict=True):
         assert theirs.shape == ours.shape, key
-    target.load_state_dict(dict(zip(dst, src)))
+    target.load_state_dict(dict(zip(dst, src, strict=True)))
 
 
 def test_registered_with_twins_and_figures() -> None:

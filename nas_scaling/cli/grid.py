@@ -1,0 +1,133 @@
+"""``nas-scaling grid --budget 2xFLOPS``: EfficientNet's compound-scaling grid search."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from nas_scaling.cli.common import add_format, emit, load_arch, positive_float, positive_int, print_table
+
+__all__ = ["DEFAULT_BASE", "add_parser"]
+
+DEFAULT_BASE = "efficientnet_tiny"
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = positive_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"must be a number in (0, 1), got {text!r}")
+    return value
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "grid",
+        help="compound-scaling grid search of (alpha, beta, gamma) under a FLOP budget",
+        description="Grid-search depth/width/resolution coefficients (alpha, beta, gamma) whose real "
+        "multiply-adds are within --tolerance of the budget, train each candidate on --dataset, rank "
+        "them, and extrapolate the family phi = 1..N. Resumes a study of the same name.",
+    )
+    p.add_argument("--budget", required=True, help="FLOP budget: 2xFLOPS (relative to --base), 600MFLOPS, "
+                   "1.2GFLOPS; FLOPs are multiply-adds; may add a params limit: 2xFLOPS,8Mparams")
+    p.add_argument("--base", default=DEFAULT_BASE, help=f"zoo name or spec file (default {DEFAULT_BASE})")
+    p.add_argument("--dataset", default="digits", help="digits (default, embedded), mnist, cifar10, ..., "
+                   "imagefolder:PATH or fake")
+    p.add_argument("--data-dir", default=None, help="where torchvision datasets live")
+    p.add_argument("--step", type=positive_float, default=0.05, help="grid step of alpha, beta, gamma")
+    p.add_argument("--tolerance", type=_fraction, default=0.1, help="relative distance of the real FLOP factor "
+                   "from the budget a candidate may have (default 0.1)")
+    p.add_argument("--max-candidates", type=_non_negative_int, default=10,
+                   help="train at most this many, spread over the grid (0 = all; default 10)")
+    p.add_argument("--seeds", type=positive_int, default=1, help="trainings per candidate (mean and std)")
+    p.add_argument("--seed", type=_non_negative_int, default=0, help="first seed")
+    p.add_argument("--epochs", type=positive_int, default=None, help="proxy training epochs")
+    p.add_argument("--batch-size", type=positive_int, default=None)
+    p.add_argument("--phi-max", type=positive_int, default=7, help="extrapolate phi = 1..N (default 7)")
+    p.add_argument("--study", default=None, help="study name (default from base, budget and dataset)")
+    p.add_argument("--storage", default=None, help="Optuna storage URL (default sqlite:///studies/studies.db)")
+    p.add_argument("--executor", choices=["ray", "local"], default="ray")
+    p.add_argument("--address", default=None, help="join this Ray cluster (default: start Ray here)")
+    p.add_argument("--cpus-per-trial", type=positive_float, default=1.0)
+    p.add_argument("--gpus-per-trial", type=float, default=0.0)
+    p.add_argument("--output", type=Path, default=None, help="write the result as JSON here (plot beside it)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_format(p)
+    p.set_defaults(func=run)
+
+
+GRID_EPOCHS = 8
+"""Proxy epochs of a grid candidate by default: enough on digits to rank them (see README)."""
+
+
+def run(args: argparse.Namespace) -> int:
+    from nas_scaling.cost import parse_budget
+    from nas_scaling.data import load_dataset
+    from nas_scaling.errors import UserError
+    from nas_scaling.search.grid_runner import GridOptions, run_grid
+    from nas_scaling.search.study import DEFAULT_STORAGE
+    from nas_scaling.tracking import DEFAULT_TRACKING_URI, MlflowTracker
+
+    budget = parse_budget(args.budget)
+    if args.gpus_per_trial < 0:
+        raise UserError(f"--gpus-per-trial must be >= 0, got {args.gpus_per_trial!r}")
+    base = load_arch(args.base)
+    data = load_dataset(args.dataset, resolution=base.resolution, in_channels=base.in_channels,
+                        data_dir=Path(args.data_dir) if args.data_dir else None)
+    from dataclasses import replace
+
+    base = replace(base, num_classes=data.num_classes)
+    train: dict[str, object] = {"epochs": args.epochs or GRID_EPOCHS}
+    if args.batch_size:
+        train["batch_size"] = args.batch_size
+    options = GridOptions(
+        budget=budget, step=args.step, tolerance=args.tolerance,
+        max_candidates=args.max_candidates or None, seeds=args.seeds, seed=args.seed, dataset=args.dataset,
+        data_dir=args.data_dir, train=train, phi_max=args.phi_max, study=args.study,
+        storage=args.storage or DEFAULT_STORAGE, executor=args.executor, address=args.address,
+        cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial, progress=not args.no_progress,
+    )
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    tracker = MlflowTracker(uri, experiment="nas-scaling",
+                            artifact_root=Path("mlruns/artifacts") if uri == DEFAULT_TRACKING_URI else None)
+    result = run_grid(base, options, tracker=tracker, output=args.output)
+    if args.format == "json":
+        emit(result.to_json())
+        return 0
+    print(f"\nGrid study {result.study!r}: base {base.name}, budget {budget} "
+          f"({result.plan.target_factor:.3g}x {result.plan.base_macs / 1e6:.3g} MFLOPs multiply-adds), "
+          f"{len(result.ranked)} candidates ({result.trained} trained now, {result.failed} failed)")
+    print_table([
+        {"rank": i + 1, "alpha": r.candidate.alpha, "beta": r.candidate.beta, "gamma": r.candidate.gamma,
+         "res": r.candidate.spec.resolution, "factor (theory)": round(r.candidate.factor_theoretical, 3),
+         "factor (real)": round(r.candidate.factor_real, 3), "MFLOPs": round(r.candidate.macs / 1e6, 3),
+         "params": r.candidate.params,
+         "val top-1": None if r.val_top1_mean is None else round(r.val_top1_mean, 4),
+         "std": None if r.val_top1_std is None else round(r.val_top1_std, 4)}
+        for i, r in enumerate(result.ranked)
+    ])
+    b = result.best.candidate
+    print(f"\nchosen: alpha={b.alpha:g} beta={b.beta:g} gamma={b.gamma:g} "
+          f"(alpha*beta^2*gamma^2 = {b.factor_theoretical:.3f}, real {b.factor_real:.3f})\n")
+    print("Extrapolated family (phi = 0 is the base):")
+    print_table([
+        {"phi": m.phi, "depth": round(m.depth, 3), "width": round(m.width, 3), "resolution": m.resolution,
+         "params": m.params, "MFLOPs (multiply-adds)": round(m.macs / 1e6, 2),
+         "x base": round(m.macs / result.plan.base_macs, 2)}
+        for m in result.family
+    ])
+    if args.output:
+        print(f"\nwrote {args.output} and {result.plot}")
+    else:
+        print(f"\nplot: {result.plot} (also logged to MLflow)")
+    return 0

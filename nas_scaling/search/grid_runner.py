@@ -1,0 +1,322 @@
+"""``nas-scaling grid``: train every planned (alpha, beta, gamma), rank them, extrapolate phi = 1..N.
+
+Every candidate is one Optuna trial (written when finished) and one MLflow child run under a parent
+run for the grid. Rerunning with the same study name resumes: finished candidates are not trained
+again, and a candidate whose MLflow run finished but whose trial was never written (a crash between
+the two writes) is restored from MLflow instead of retrained.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from nas_scaling.cost import Budget
+from nas_scaling.errors import UserError
+from nas_scaling.scaling.grid import Candidate, FamilyMember, GridPlan, extrapolate_family, plan_grid
+from nas_scaling.search.executors import make_executor
+from nas_scaling.search.study import completed_by_key, open_study, record_trial
+from nas_scaling.search.work import TaskResult, TrainTask
+from nas_scaling.spec import NetworkSpec, network_to_compact, save_spec, spec_to_dict
+from nas_scaling.tracking import Tracker
+
+__all__ = ["GridOptions", "GridResult", "RankedCandidate", "default_study_name", "run_grid"]
+
+
+@dataclass(frozen=True)
+class GridOptions:
+    budget: Budget
+    step: float = 0.05
+    tolerance: float = 0.1
+    max_candidates: int | None = 10
+    seeds: int = 1
+    seed: int = 0
+    dataset: str = "digits"
+    data_dir: str | None = None
+    train: dict[str, Any] = field(default_factory=dict)
+    """TrainConfig fields for the proxy runs (defaults: TrainConfig's)."""
+    phi_max: int = 7
+    study: str | None = None
+    storage: str = "sqlite:///studies/studies.db"
+    executor: str = "ray"
+    address: str | None = None
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class RankedCandidate:
+    candidate: Candidate
+    val_top1_mean: float | None
+    val_top1_std: float | None
+    val_top5: float | None
+    train_seconds: float | None
+    status: str
+    run_id: str | None
+
+
+@dataclass(frozen=True)
+class GridResult:
+    study: str
+    plan: GridPlan
+    ranked: list[RankedCandidate]
+    best: RankedCandidate
+    family: list[FamilyMember]
+    trained: int
+    restored: int
+    failed: int
+    parent_run_id: str
+    plot: Path | None
+
+    def to_json(self) -> dict[str, Any]:
+        b = self.best.candidate
+        return {
+            "study": self.study,
+            "budget": str(self.plan.target_factor) + "x",
+            "base_macs": self.plan.base_macs,
+            "base_params": self.plan.base_params,
+            "best": {"alpha": b.alpha, "beta": b.beta, "gamma": b.gamma},
+            "candidates": [
+                {
+                    "alpha": r.candidate.alpha, "beta": r.candidate.beta, "gamma": r.candidate.gamma,
+                    "factor_theoretical": r.candidate.factor_theoretical, "factor_real": r.candidate.factor_real,
+                    "macs": r.candidate.macs, "params": r.candidate.params, "resolution": r.candidate.spec.resolution,
+                    "val_top1_mean": r.val_top1_mean, "val_top1_std": r.val_top1_std, "status": r.status,
+                }
+                for r in self.ranked
+            ],
+            "family": [
+                {"phi": m.phi, "depth": m.depth, "width": m.width, "resolution": m.resolution, "params": m.params,
+                 "macs": m.macs}
+                for m in self.family
+            ],
+            "trained": self.trained,
+            "restored": self.restored,
+            "failed": self.failed,
+        }
+
+
+def default_study_name(base: NetworkSpec, options: GridOptions) -> str:
+    text = f"grid-{base.name}-{options.budget}-{options.dataset}"
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+
+
+def _study_config(base: NetworkSpec, options: GridOptions) -> dict[str, Any]:
+    """What must match for a study to be resumed (candidates trained the same way)."""
+    return {
+        "kind": "grid",
+        "base": network_to_compact(base),
+        "budget": str(options.budget),
+        "dataset": options.dataset,
+        "seeds": options.seeds,
+        "seed": options.seed,
+        "train": {k: v for k, v in sorted(options.train.items()) if k not in ("threads", "concurrent_trials")},
+    }
+
+
+def _spec_artifact(spec: NetworkSpec, folder: Path, name: str) -> Path:
+    return save_spec(spec, folder / f"{name}.yaml")
+
+
+def run_grid(
+    base: NetworkSpec,
+    options: GridOptions,
+    *,
+    tracker: Tracker,
+    output: Path | None = None,
+    log: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+) -> GridResult:
+    """Plan, train (resuming), rank, extrapolate; write ``output`` (JSON) and its PNG plot."""
+    import json
+
+    if options.seeds < 1:
+        raise UserError(f"seeds must be a positive integer, got {options.seeds!r}")
+    plan = plan_grid(
+        base, options.budget, step=options.step, tolerance=options.tolerance, max_candidates=options.max_candidates
+    )
+    log(
+        f"grid: base {base.name} ({plan.base_macs / 1e6:.3g} MFLOPs multiply-adds, {plan.base_params:,} params), "
+        f"budget {options.budget} = {plan.target_factor:.3g}x; {plan.considered} grid points within "
+        f"{options.tolerance:.0%} in theory, {plan.considered - plan.dropped_real} in real MACs; "
+        f"training {len(plan.candidates)}"
+    )
+    study_name = options.study or default_study_name(base, options)
+    study = open_study(study_name, options.storage, config=_study_config(base, options))
+    done = completed_by_key(study)
+
+    parent_tags = {"kind": "grid-parent", "study": study_name}
+    parents = [r for r in tracker.find_runs(parent_tags) if r.parent_id is None]
+    if parents:
+        parent_id = parents[0].run_id
+        tracker.resume_run(parent_id)
+    else:
+        parent_id = tracker.start_run(study_name, tags=parent_tags)
+        tracker.log(parent_id, params={
+            "base": base.name, "budget": str(options.budget), "dataset": options.dataset, "step": options.step,
+            "tolerance": options.tolerance, "seeds": options.seeds, "executor": options.executor,
+            **{f"train_{k}": v for k, v in options.train.items()},
+        })
+    children = {
+        r.tags.get("candidate"): r
+        for r in tracker.find_runs({"kind": "grid", "study": study_name})
+        if r.status == "FINISHED"
+    }
+    by_key = {c.key: c for c in plan.candidates}
+    artifacts = Path(tempfile.mkdtemp(prefix="nas-scaling-grid-"))
+    restored = 0
+    failed = 0
+
+    def params_of(c: Candidate) -> dict[str, object]:
+        return {
+            "alpha": c.alpha, "beta": c.beta, "gamma": c.gamma, "phi": 1, "budget": str(options.budget),
+            "arch": network_to_compact(c.spec), "base": base.name, "dataset": options.dataset, "seeds": options.seeds,
+            "resolution": c.spec.resolution,
+        }
+
+    def write_trial(c: Candidate, result: TaskResult, run_id: str | None) -> None:
+        record_trial(
+            study,
+            params={"alpha": c.alpha, "beta": c.beta, "gamma": c.gamma},
+            value=result.val_top1,
+            state="complete" if result.status == "completed" else "fail",
+            user_attrs={
+                "key": c.key, "macs": c.macs, "params": c.params, "factor_real": c.factor_real,
+                "factor_theoretical": c.factor_theoretical, "val_top1_std": result.val_top1_std,
+                "val_top5": result.val_top5, "train_seconds": result.train_seconds, "reason": result.reason,
+                "mlflow_run_id": run_id, "arch": network_to_compact(c.spec),
+            },
+        )
+
+    # Repair: MLflow finished a candidate but the process died before its trial was written.
+    for key, run in children.items():
+        if key in by_key and key not in done and "val_top1" in run.metrics:
+            m = run.metrics
+            write_trial(by_key[key], TaskResult(key, "completed", None, m["val_top1"], m.get("val_top1_std"),
+                                                m.get("val_top5"), m.get("val_loss"), m.get("train_seconds", 0.0)),
+                        run.run_id)
+            restored += 1
+    done = completed_by_key(study)
+    todo = [c for c in plan.candidates if c.key not in done]
+    if len(todo) < len(plan.candidates):
+        log(f"grid: resuming study {study_name!r}: {len(plan.candidates) - len(todo)} candidates already trained")
+
+    def on_result(result: TaskResult) -> None:
+        nonlocal failed
+        c = by_key[result.key]
+        run_id = tracker.start_run(f"{study_name}/{c.key}", tags={"kind": "grid", "study": study_name,
+                                                                   "candidate": c.key}, parent_id=parent_id)
+        tracker.log(run_id, params=params_of(c), metrics={
+            **result.metrics(), "macs": float(c.macs), "params": float(c.params), "factor_real": c.factor_real,
+            "factor_theoretical": c.factor_theoretical,
+        }, tags={"status_reason": result.reason or ""})
+        tracker.log_artifact(run_id, _spec_artifact(c.spec, artifacts / c.key, "spec"))
+        tracker.end_run(run_id, "FINISHED" if result.status == "completed" else "FAILED")
+        write_trial(c, result, run_id)
+        if result.status != "completed":
+            failed += 1
+            log(f"grid: candidate {c.key} failed: {result.reason}")
+        if bar is not None:
+            bar.update(1)
+            if result.val_top1 is not None:
+                bar.set_postfix_str(f"{c.key} val_top1={result.val_top1:.3f}")
+
+    executor = make_executor(
+        options.executor, address=options.address, cpus_per_trial=options.cpus_per_trial,
+        gpus_per_trial=options.gpus_per_trial, max_concurrent=len(todo) or None,
+    )
+    seeds = tuple(options.seed + i for i in range(options.seeds))
+    tasks = [
+        TrainTask(c.key, spec_to_dict(c.spec), options.dataset, dict(options.train), seeds, options.data_dir)
+        for c in todo
+    ]
+    bar = None
+    if options.progress and tasks:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(tasks), desc="grid", unit="candidate", file=sys.stderr, dynamic_ncols=True)
+    try:
+        executor.run(tasks, on_result)
+    except BaseException:
+        tracker.end_run(parent_id, "KILLED")
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+
+    completed = completed_by_key(study)
+    ranked = []
+    for c in plan.candidates:
+        trial = completed.get(c.key)
+        if trial is None:
+            ranked.append(RankedCandidate(c, None, None, None, None, "failed", None))
+            continue
+        ua = trial.user_attrs
+        ranked.append(RankedCandidate(c, trial.value, ua.get("val_top1_std"), ua.get("val_top5"),
+                                      ua.get("train_seconds"), "completed", ua.get("mlflow_run_id")))
+    ranked.sort(key=lambda r: (r.val_top1_mean is None, -(r.val_top1_mean or 0.0), r.candidate.macs))
+    best = ranked[0]
+    if best.val_top1_mean is None:
+        tracker.end_run(parent_id, "FAILED")
+        raise UserError(f"every grid candidate failed to train; see the failed trials of study {study_name!r}")
+    bc = best.candidate
+    family = extrapolate_family(base, alpha=bc.alpha, beta=bc.beta, gamma=bc.gamma, phi_max=options.phi_max)
+    result = GridResult(study_name, plan, ranked, best, family, len(tasks), restored, failed, parent_id, None)
+
+    data = result.to_json()
+    data["budget"] = str(options.budget)
+    json_path = output if output is not None else artifacts / "grid.json"
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    plot_path = json_path.with_suffix(".png")
+    _plot(result, plot_path, str(options.budget))
+    tracker.log(parent_id, params={"best_alpha": bc.alpha, "best_beta": bc.beta, "best_gamma": bc.gamma},
+                metrics={"best_val_top1": best.val_top1_mean or 0.0, "candidates": float(len(ranked)),
+                         "failed": float(failed)})
+    tracker.log_artifact(parent_id, json_path)
+    tracker.log_artifact(parent_id, plot_path)
+    tracker.end_run(parent_id, "FINISHED")
+    return replace(result, plot=plot_path)
+
+
+def _plot(result: GridResult, path: Path, budget: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8))
+    done = [r for r in result.ranked if r.val_top1_mean is not None]
+    xs = [r.candidate.macs / 1e6 for r in done]
+    ys = [100 * (r.val_top1_mean or 0.0) for r in done]
+    errs = [100 * (r.val_top1_std or 0.0) for r in done]
+    left.errorbar(xs, ys, yerr=errs, fmt="o", capsize=3, label="candidates (phi = 1)")
+    b = result.best
+    left.plot([b.candidate.macs / 1e6], [100 * (b.val_top1_mean or 0.0)], "r*", markersize=15,
+              label=f"best: alpha={b.candidate.alpha:g}, beta={b.candidate.beta:g}, gamma={b.candidate.gamma:g}")
+    for r in done:
+        left.annotate(f"{r.candidate.alpha:g}/{r.candidate.beta:g}/{r.candidate.gamma:g}",
+                      (r.candidate.macs / 1e6, 100 * (r.val_top1_mean or 0.0)), fontsize=7,
+                      textcoords="offset points", xytext=(4, 4))
+    left.axvline(result.plan.base_macs * result.plan.target_factor / 1e6, color="gray", ls="--",
+                 label=f"budget {budget}")
+    left.set_xlabel("MFLOPs (multiply-adds)")
+    left.set_ylabel("validation top-1 (%)")
+    left.set_title("Grid candidates: accuracy vs cost (labels: alpha/beta/gamma)")
+    left.legend(fontsize=8)
+    phis = [m.phi for m in result.family]
+    right.semilogy(phis, [m.macs / 1e6 for m in result.family], "o-", label="MFLOPs (multiply-adds)")
+    right.semilogy(phis, [m.params / 1e6 for m in result.family], "s--", label="M params")
+    right.set_xlabel("phi (compound coefficient)")
+    right.set_ylabel("millions (log scale)")
+    right.set_title("Extrapolated family phi = 0..N")
+    right.legend(fontsize=8)
+    right.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

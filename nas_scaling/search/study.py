@@ -1,0 +1,98 @@
+"""Optuna studies: storage, and trials recorded only once their work is finished.
+
+A trial is written in one step with its final state (``study.add_trial``), so a crash or Ctrl-C
+can never leave a RUNNING trial behind; resuming means skipping keys already COMPLETE.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nas_scaling.errors import UserError
+
+if TYPE_CHECKING:
+    import optuna
+
+__all__ = ["DEFAULT_STORAGE", "completed_by_key", "open_study", "open_storage", "record_trial"]
+
+DEFAULT_STORAGE = "sqlite:///studies/studies.db"
+
+
+def open_storage(url: str) -> optuna.storages.BaseStorage:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return optuna.storages.RDBStorage(
+            url, engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None
+        )
+    except Exception as exc:
+        raise UserError(f"cannot open study storage {url!r}: {exc}".splitlines()[0]) from None
+
+
+def open_study(
+    name: str, storage_url: str, *, config: dict[str, Any], directions: tuple[str, ...] = ("maximize",)
+) -> optuna.Study:
+    """Create or load study ``name``; a loaded study must have been made with the same ``config``."""
+    import optuna
+
+    logging.getLogger("optuna").setLevel(logging.WARNING)
+    storage = open_storage(storage_url)
+    study = optuna.create_study(
+        study_name=name, storage=storage, load_if_exists=True,
+        directions=list(directions),
+    )
+    wanted = json.dumps(config, sort_keys=True)
+    found = study.user_attrs.get("config")
+    if found is None:
+        study.set_user_attr("config", wanted)
+    elif found != wanted:
+        old, new = json.loads(found), config
+        diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+        first = diff[0] if diff else "?"
+        raise UserError(
+            f"study {name!r} was made with {first}={old.get(first)!r}, not {new.get(first)!r}; "
+            "rerun with the same options to resume it, or pick a new --study name"
+        )
+    return study
+
+
+def completed_by_key(study: optuna.Study) -> dict[str, optuna.trial.FrozenTrial]:
+    """COMPLETE trials by their ``key`` user attribute (FAIL and PRUNED ones are retried)."""
+    from optuna.trial import TrialState
+
+    return {
+        t.user_attrs["key"]: t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if "key" in t.user_attrs
+    }
+
+
+def record_trial(
+    study: optuna.Study,
+    *,
+    params: dict[str, float],
+    value: float | None,
+    state: str,
+    user_attrs: dict[str, Any],
+) -> None:
+    """Add one finished trial (``state``: complete, fail or pruned) in a single write."""
+    import optuna
+    from optuna.distributions import FloatDistribution
+    from optuna.trial import TrialState
+
+    states = {"complete": TrialState.COMPLETE, "fail": TrialState.FAIL, "pruned": TrialState.PRUNED}
+    distributions = {k: FloatDistribution(1.0, max(8.0, v)) for k, v in params.items()}
+    trial = optuna.trial.create_trial(
+        state=states[state],
+        value=value if state == "complete" else None,
+        params=params,
+        distributions=distributions,  # type: ignore[arg-type]
+        user_attrs=user_attrs,
+    )
+    study.add_trial(trial)

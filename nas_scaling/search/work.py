@@ -1,0 +1,105 @@
+"""The unit of work every executor runs: train one candidate spec, once per seed.
+
+Plain data in (picklable, for Ray workers), plain data out. Failures of the candidate itself (a spec
+that does not build, a non-finite loss, out of memory) become a failed result with the reason;
+they never escape to the executor.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+__all__ = ["TaskResult", "TrainTask", "run_task"]
+
+
+@dataclass(frozen=True)
+class TrainTask:
+    key: str
+    spec: dict[str, Any]
+    """The candidate as :func:`~nas_scaling.spec.spec_to_dict` wrote it."""
+    dataset: str
+    train: dict[str, Any]
+    """:class:`~nas_scaling.training.TrainConfig` fields (the seed is overridden per seed)."""
+    seeds: tuple[int, ...] = (0,)
+    data_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    key: str
+    status: str
+    """``completed``, ``failed`` or ``stopped``."""
+    reason: str | None = None
+    val_top1: float | None = None
+    """Mean over seeds of the final validation top-1."""
+    val_top1_std: float | None = None
+    val_top5: float | None = None
+    val_loss: float | None = None
+    train_seconds: float = 0.0
+    per_seed_top1: tuple[float, ...] = field(default_factory=tuple)
+
+    def metrics(self) -> dict[str, float]:
+        out = {"train_seconds": self.train_seconds}
+        for name in ("val_top1", "val_top1_std", "val_top5", "val_loss"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        return out
+
+
+def run_task(task: TrainTask, *, report: Callable[[int, float], None] | None = None) -> TaskResult:
+    """Train ``task``'s spec once per seed; ``report(epoch, val_top1)`` sees every epoch."""
+    import torch
+
+    from nas_scaling.data import load_dataset
+    from nas_scaling.models import build_model
+    from nas_scaling.spec import spec_from_dict
+    from nas_scaling.training import EpochReport, TrainConfig, seed_everything, train
+
+    start = time.perf_counter()
+    top1: list[float] = []
+    top5: list[float] = []
+    losses: list[float] = []
+    try:
+        spec = spec_from_dict(task.spec)
+        data = load_dataset(
+            task.dataset, resolution=spec.resolution, in_channels=spec.in_channels,
+            data_dir=None if task.data_dir is None else Path(task.data_dir),
+        )
+        base_config = TrainConfig(**task.train)
+        for seed in task.seeds:
+            seed_everything(seed)
+            model = build_model(spec)
+            callback = None
+            if report is not None:
+                def callback(r: EpochReport) -> None:
+                    report(r.epoch, r.val_top1)  # type: ignore[misc]
+            result = train(model, data, replace(base_config, seed=seed), report=callback)
+            if result.status != "completed" or result.val_top1 is None:
+                return TaskResult(task.key, result.status, result.reason or "training did not complete",
+                                  train_seconds=time.perf_counter() - start)
+            top1.append(result.val_top1)
+            top5.append(result.val_top5 or 0.0)
+            losses.append(result.val_loss or 0.0)
+    except torch.cuda.OutOfMemoryError as exc:
+        return TaskResult(task.key, "failed", f"out of memory: {exc}".splitlines()[0],
+                          train_seconds=time.perf_counter() - start)
+    except Exception as exc:  # a candidate that cannot be trained is a failed trial, not a crash
+        return TaskResult(task.key, "failed", f"{type(exc).__name__}: {exc}".splitlines()[0],
+                          train_seconds=time.perf_counter() - start)
+    return TaskResult(
+        task.key,
+        "completed",
+        None,
+        val_top1=statistics.fmean(top1),
+        val_top1_std=statistics.pstdev(top1) if len(top1) > 1 else 0.0,
+        val_top5=statistics.fmean(top5),
+        val_loss=statistics.fmean(losses),
+        train_seconds=time.perf_counter() - start,
+        per_seed_top1=tuple(top1),
+    )
