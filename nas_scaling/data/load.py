@@ -77,7 +77,5 @@ def load_dataset(
         labels = labels_of(splits.train)
         if labels is None:  # pragma: no cover - every loader keeps labels
             raise RuntimeError(f"cannot subset {name}: training labels unknown")
-        splits = dataclasses.replace(
-            splits, train=take(splits.train, stratified_subset(labels, subset, seed=seed))
-        )
+        splits = dataclasses.replace(splits, train=take(splits.train, stratified_subset(labels, subset, seed=seed)))
     return splits

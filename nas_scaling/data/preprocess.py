@@ -70,9 +70,7 @@ def resize(images: torch.Tensor, resolution: int) -> torch.Tensor:
     """Resize a float batch to ``resolution x resolution`` (bilinear, antialiased when shrinking)."""
     if images.shape[-2:] == (resolution, resolution):
         return images
-    return F.interpolate(
-        images, size=(resolution, resolution), mode="bilinear", align_corners=False, antialias=True
-    )
+    return F.interpolate(images, size=(resolution, resolution), mode="bilinear", align_corners=False, antialias=True)
 
 
 def channel_stats(images: torch.Tensor) -> Normalization:
@@ -111,8 +109,7 @@ class TensorImageDataset(Dataset[tuple[torch.Tensor, int]]):
     def __init__(self, images: torch.Tensor, labels: torch.Tensor) -> None:
         if images.ndim != 4 or labels.ndim != 1 or images.shape[0] != labels.shape[0]:
             raise ValueError(
-                f"need N x C x H x W images and N labels, got {tuple(images.shape)} and "
-                f"{tuple(labels.shape)}"
+                f"need N x C x H x W images and N labels, got {tuple(images.shape)} and {tuple(labels.shape)}"
             )
         self.images = images
         self.labels = labels.long()

@@ -183,9 +183,7 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def _open_torchvision(
-    info: _TorchvisionSet, root: Path, *, download: bool, transform: Any = None
-) -> tuple[Any, Any]:
+def _open_torchvision(info: _TorchvisionSet, root: Path, *, download: bool, transform: Any = None) -> tuple[Any, Any]:
     """Open the official train and test splits; map every failure to a one-line UserError."""
     import torchvision.datasets as tvd
 
@@ -200,9 +198,7 @@ def _open_torchvision(
             test = cls(str(root), train=False, download=download, transform=transform)
     except (RuntimeError, OSError, ValueError, EOFError, TypeError, pickle.UnpicklingError) as exc:
         if download:
-            raise UserError(
-                f"could not download dataset '{name}' into {root}: {_first_line(exc)}"
-            ) from exc
+            raise UserError(f"could not download dataset '{name}' into {root}: {_first_line(exc)}") from exc
         raise UserError(
             f"dataset '{name}' not found or unreadable in {root / info.folder}; pass --download to "
             f"fetch it or --data-dir to point at it ({_first_line(exc)})"
@@ -244,15 +240,24 @@ def _materialized_torchvision(
 def load_torchvision_splits(
     name: str, *, root: Path, download: bool, resolution: int, in_channels: int
 ) -> DatasetSplits:
-    """A torchvision dataset: val is a fixed stratified 10% of train, test the official test split."""
+    """A torchvision dataset: val is a fixed stratified 10% of train, test the official test split.
+
+    Reads what is on disk first; only when that fails and ``download`` is set does it fetch.
+    """
+    try:
+        return _torchvision_splits(name, root=root, resolution=resolution, in_channels=in_channels)
+    except UserError:
+        if not download:
+            raise
+    _open_torchvision(TORCHVISION_SETS[name], root, download=True)
+    return _torchvision_splits(name, root=root, resolution=resolution, in_channels=in_channels)
+
+
+def _torchvision_splits(name: str, *, root: Path, resolution: int, in_channels: int) -> DatasetSplits:
     info = TORCHVISION_SETS[name]
-    if download:
-        _open_torchvision(info, root, download=True)
     norm = info.norm.to_channels(in_channels)
     if _fits(info.size, resolution=resolution, in_channels=in_channels):
-        train_full, test, norm = _materialized_torchvision(
-            name, str(root.resolve()), resolution, in_channels
-        )
+        train_full, test, norm = _materialized_torchvision(name, str(root.resolve()), resolution, in_channels)
         train_idx, val_idx = stratified_split(train_full.labels.numpy(), (1 - VAL_FRACTION, VAL_FRACTION))
         parts: tuple[Dataset[Any], Dataset[Any], Dataset[Any]] = (
             train_full.select(train_idx),

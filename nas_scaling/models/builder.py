@@ -104,6 +104,9 @@ class Network(nn.Module):
 
 
 def _init_weights(model: nn.Module) -> None:
+    """He-normal convs, unit BN; the last BN of every residual branch starts at zero so that each
+    residual block starts as the identity (Goyal et al. 2017; timm's ``zero_init_last``), which
+    lets deep networks learn from the first steps of a short proxy schedule."""
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -112,6 +115,14 @@ def _init_weights(model: nn.Module) -> None:
         elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
+    for m in model.modules():
+        last = None
+        if isinstance(m, MBConvModule) and m.use_residual:
+            last = m.block[-1]
+        elif isinstance(m, ResidualModule):
+            last = m.body[-1]
+        if last is not None and isinstance(last[-1], nn.BatchNorm2d):
+            nn.init.zeros_(last[-1].weight)
 
 
 def build_model(spec: NetworkSpec, *, resolution: int | None = None) -> Network:

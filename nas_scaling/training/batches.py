@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from nas_scaling.data import TensorImageDataset
 
@@ -83,14 +83,16 @@ def _loader_batches(
     count = len(ds)  # type: ignore[arg-type]
     steps, seen = _steps(count, batch_size, drop_last=shuffle)
     cuda = device.type == "cuda"
+    # The sampler owns the seeded generator, so it draws the same permutations as the tensor
+    # path (the DataLoader would otherwise take a worker seed from it first).
+    sampler = RandomSampler(ds, generator=generator) if shuffle else None  # type: ignore[arg-type]
     loader = DataLoader(
         ds,
         batch_size=batch_size,
-        shuffle=shuffle,
+        sampler=sampler,
         drop_last=shuffle and count >= batch_size,
         num_workers=workers,
         pin_memory=cuda,
-        generator=generator,
         persistent_workers=workers > 0,
     )
     memory_format = torch.channels_last if channels_last else torch.contiguous_format

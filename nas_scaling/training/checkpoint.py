@@ -32,7 +32,7 @@ def load_weights(path: str | Path, model: nn.Module) -> nn.Module:
         raise UserError(f"checkpoint {source} does not exist")
     try:
         state = torch.load(source, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
+    except Exception as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise UserError(f"checkpoint {source} is not a readable weights file: {first}") from exc
     if not isinstance(state, dict):
@@ -40,9 +40,7 @@ def load_weights(path: str | Path, model: nn.Module) -> nn.Module:
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
-    mismatched = sorted(
-        k for k in set(expected) & set(state) if tuple(expected[k].shape) != tuple(state[k].shape)
-    )
+    mismatched = sorted(k for k in set(expected) & set(state) if tuple(expected[k].shape) != tuple(state[k].shape))
     if missing or unexpected or mismatched:
         parts = [
             f"{label} {names[0]!r}" + (f" (+{len(names) - 1} more)" if len(names) > 1 else "")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from nas_scaling.errors import UserError
 
-__all__ = ["OPTIMIZERS", "TrainConfig"]
+__all__ = ["OPTIMIZERS", "TrainConfig", "available_cpus"]
 
 OPTIMIZERS = ("sgd", "adamw")
 _DEVICE = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
@@ -83,4 +83,11 @@ class TrainConfig:
         """Torch CPU threads for one trial: ``threads`` or the cores divided among trials."""
         if self.threads is not None:
             return self.threads
-        return max(1, (os.cpu_count() or 1) // self.concurrent_trials)
+        return max(1, available_cpus() // self.concurrent_trials)
+
+
+def available_cpus() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1

@@ -2,8 +2,8 @@
 
 It knows nothing of search or tracking: a pruner stops it by raising :class:`StopTraining` from
 the ``report`` callback. On CUDA it uses bf16 autocast and channels_last; on CPU float32 with a
-fixed thread count. The hot loop avoids host syncs: losses are written to a device buffer and
-checked for NaN/inf every few steps (every step on CPU, where checking costs nothing).
+fixed thread count. The hot loop avoids host syncs on CUDA: losses go to a device buffer that is
+checked for NaN/inf every few steps. On CPU, where reading a value costs nothing, every step is checked.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ CUDA_CHECK_EVERY = 32
 EVAL_BATCH = 256
 
 
-class StopTraining(Exception):  # noqa: N818 - a signal, not an error
+class StopTraining(Exception):
     """Raised by a ``report`` callback (a pruner) to end training after the current epoch."""
 
 
@@ -103,10 +103,10 @@ def _optimizer(model: nn.Module, config: TrainConfig, device: torch.device) -> t
         {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0},
     ]
     groups = [g for g in groups if g["params"]]
-    fused = {"fused": True} if device.type == "cuda" else {}
+    fused = True if device.type == "cuda" else None  # fused CUDA kernels: one launch per step
     if config.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=config.lr, momentum=0.9, nesterov=True, **fused)
-    return torch.optim.AdamW(groups, lr=config.lr, **fused)
+        return torch.optim.SGD(groups, lr=config.lr, momentum=0.9, nesterov=True, fused=fused)
+    return torch.optim.AdamW(groups, lr=config.lr, fused=fused)
 
 
 def _autocast(device: torch.device) -> contextlib.AbstractContextManager[Any]:
@@ -229,7 +229,6 @@ def _train(
     steps = len(train_batches)
     total_steps = steps * config.epochs
     warmup_steps = steps * config.warmup_epochs
-    check_every = CUDA_CHECK_EVERY if cuda else 1
 
     history: list[EpochReport] = []
     status: Status = "completed"
@@ -237,11 +236,12 @@ def _train(
     train_time = 0.0
     images_seen = 0
     global_step = 0
-    losses = torch.zeros(max(1, steps), dtype=torch.float32, device=device)
+    losses = torch.zeros(max(1, steps), dtype=torch.float32, device=device) if cuda else torch.zeros(0)
     for epoch in range(1, config.epochs + 1):
         epoch_start = time.perf_counter()
         model.train()
         checked = 0
+        cpu_losses: list[float] = []
         bad: int | None = None
         lr = config.lr
         step = 0
@@ -256,15 +256,22 @@ def _train(
             if config.grad_clip is not None:
                 nn.utils.clip_grad_norm_(params, config.grad_clip)
             optimizer.step()
-            losses[step] = loss.detach()
             global_step += 1
-            if (step + 1) % check_every == 0:
-                bad = _first_bad(losses, checked, step + 1)
-                checked = step + 1
-                if bad is not None:
+            if cuda:  # no host sync here: the buffer is checked every CUDA_CHECK_EVERY steps
+                losses[step] = loss.detach()
+                if (step + 1) % CUDA_CHECK_EVERY == 0:
+                    bad = _first_bad(losses, checked, step + 1)
+                    checked = step + 1
+                    if bad is not None:
+                        break
+            else:  # on CPU reading the value is free
+                value = loss.item()
+                cpu_losses.append(value)
+                if not math.isfinite(value):
+                    bad = step
                     break
         done = min(step + 1, steps)
-        if bad is None:
+        if bad is None and cuda:
             bad = _first_bad(losses, checked, done)
         if cuda:
             torch.cuda.synchronize(device)
@@ -273,7 +280,7 @@ def _train(
         if bad is not None:
             status, reason = "failed", f"non-finite loss at epoch {epoch} step {bad + 1}"
             break
-        train_loss = float(losses[:done].mean().item())
+        train_loss = float(losses[:done].mean().item()) if cuda else math.fsum(cpu_losses) / len(cpu_losses)
         val = _evaluate(model, val_batches, device, data.num_classes)
         if not math.isfinite(val.loss):
             status, reason = "failed", f"non-finite validation loss at epoch {epoch}"
@@ -298,7 +305,9 @@ def _train(
 
     test: EvalMetrics | None = None
     if evaluate_test and status != "failed":
-        test_batches = make_batches(data.test, batch_size=eval_batch, device=device, shuffle=False, workers=config.workers)
+        test_batches = make_batches(
+            data.test, batch_size=eval_batch, device=device, shuffle=False, workers=config.workers
+        )
         test = _evaluate(model, test_batches, device, data.num_classes)
     last = history[-1] if history and status != "failed" else None
     return TrainResult(

@@ -9,6 +9,8 @@ import json
 import pytest
 
 from nas_scaling.cli.main import main
+from nas_scaling.cost import count_cost
+from nas_scaling.zoo import get_spec
 
 cli_main = importlib.import_module("nas_scaling.cli.main")  # the module (the package re-exports main())
 
@@ -35,13 +37,14 @@ def test_json(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_json_with_everything(capsys: pytest.CaptureFixture[str]) -> None:
+    lenet = count_cost(get_spec("lenet5"))
     data = run_json(capsys, "lenet5", "--counter", "fvcore", "--latency", "--batch-sizes", "1,2",
-                    "--budget", "2xFLOPS,100Kparams")
-    assert data["fvcore_flops"] == data["macs"] == 734_880  # LeNet: convs and linears only
+                    "--budget", "2xFLOPS,50Kparams")
+    assert data["fvcore_flops"] == data["macs"] == lenet.macs  # LeNet: convs and linears only
     assert set(data["latency_ms"]) == {"1", "2"} and all(v > 0 for v in data["latency_ms"].values())
-    assert data["budget"] == "2xFLOPS,100Kparams" and data["base"]["name"] == "lenet5"
-    assert data["max_macs"] == 2 * 734_880 and data["max_params"] == 100_000
-    assert data["fits"] is False and data["ratio"] == pytest.approx(146_156 / 100_000)
+    assert data["budget"] == "2xFLOPS,50Kparams" and data["base"]["name"] == "lenet5"
+    assert data["max_macs"] == 2 * lenet.macs and data["max_params"] == 50_000
+    assert data["fits"] is False and data["ratio"] == pytest.approx(lenet.params / 50_000)
 
 
 def test_relative_budget_against_another_base(capsys: pytest.CaptureFixture[str]) -> None:

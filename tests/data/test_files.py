@@ -86,9 +86,7 @@ def test_fashion_mnist_uses_its_own_folder(tmp_path: Path) -> None:
     assert x.shape == (1, 14, 14)
 
 
-def test_large_shapes_stream_through_pil_with_the_same_pixels(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_large_shapes_stream_through_pil_with_the_same_pixels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _write_mnist(tmp_path)
     in_memory = load_dataset("mnist", resolution=32, in_channels=1, data_dir=tmp_path)
     monkeypatch.setattr(sources, "MATERIALIZE_LIMIT_BYTES", 0)
@@ -149,6 +147,18 @@ def test_failed_download_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyP
         load_dataset("svhn", resolution=32, in_channels=3, data_dir=tmp_path, download=True)
     message = str(info.value)
     assert message.startswith("could not download dataset 'svhn' into ") and "\n" not in message
+
+
+def test_download_is_skipped_when_files_are_there(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import torchvision.datasets as tvd
+
+    def offline(self: object) -> None:
+        raise AssertionError("should not download")
+
+    monkeypatch.setattr(tvd.MNIST, "download", offline)
+    _write_mnist(tmp_path)
+    data = load_dataset("mnist", resolution=28, in_channels=1, data_dir=tmp_path, download=True)
+    assert data.sizes() == (36, 4, 10)
 
 
 def _write_folder(root: Path, split: str, per_class: int, size: tuple[int, int]) -> None:

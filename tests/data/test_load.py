@@ -73,6 +73,7 @@ def test_subset_is_stratified_and_seeded() -> None:
     other = load_dataset("digits", resolution=8, in_channels=1, subset=0.25, seed=1)
     assert isinstance(half.train, TensorImageDataset) and isinstance(same.train, TensorImageDataset)
     assert isinstance(other.train, TensorImageDataset)
+    assert isinstance(full.train, TensorImageDataset)
     assert abs(len(half.train) - 0.25 * len(full.train)) <= 10
     assert set(half.train.labels.tolist()) == set(range(10))
     assert torch.equal(half.train.images, same.train.images)
@@ -112,4 +113,4 @@ def test_split_helpers_cover_every_index_once() -> None:
     parts = stratified_split(labels, (0.6, 0.2, 0.2))
     joined = np.sort(np.concatenate(parts))
     assert np.array_equal(joined, np.arange(labels.size))
-    assert all(np.array_equal(a, b) for a, b in zip(parts, stratified_split(labels, (0.6, 0.2, 0.2))))
+    assert all(np.array_equal(a, b) for a, b in zip(parts, stratified_split(labels, (0.6, 0.2, 0.2)), strict=True))

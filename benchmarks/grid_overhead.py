@@ -1,0 +1,70 @@
+"""Grid wall time vs a bare serial loop over the same candidates, in one run.
+
+The grid (``run_grid``: planning, Optuna SQLite study, MLflow parent/child runs, artifacts, plot,
+and the chosen executor, Ray Tune by default, Ray start-up included) is timed against a plain
+``for`` loop that trains the same candidates with the same proxy schedule and nothing else. The
+ratio grid / serial is what the grid machinery costs (or saves, when it runs trials side by side).
+
+    python benchmarks/grid_overhead.py                      # default grid size, Ray executor
+    python benchmarks/grid_overhead.py --executor local --max-candidates 4 --epochs 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from nas_scaling.cli.grid import DEFAULT_BASE, GRID_EPOCHS
+from nas_scaling.cost import parse_budget
+from nas_scaling.scaling.grid import plan_grid
+from nas_scaling.search.grid_runner import GridOptions, run_grid
+from nas_scaling.search.work import TrainTask, run_task
+from nas_scaling.spec import spec_to_dict
+from nas_scaling.tracking import MlflowTracker
+from nas_scaling.zoo import get_spec
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--executor", default="ray", choices=["ray", "local"])
+    parser.add_argument("--max-candidates", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=GRID_EPOCHS)
+    parser.add_argument("--serial-threads", type=int, default=os.cpu_count() or 1,
+                        help="torch threads of the serial baseline (default: all cores)")
+    args = parser.parse_args()
+
+    base = replace(get_spec(DEFAULT_BASE, in_channels=1), num_classes=10)
+    budget = parse_budget("2xFLOPS")
+    plan = plan_grid(base, budget, max_candidates=args.max_candidates)
+    train = {"epochs": args.epochs}
+
+    start = time.perf_counter()
+    serial = [
+        run_task(TrainTask(c.key, spec_to_dict(c.spec), "digits", {**train, "threads": args.serial_threads}, (0,)))
+        for c in plan.candidates
+    ]
+    serial_s = time.perf_counter() - start
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tracker = MlflowTracker(f"sqlite:///{tmp}/mlflow.db", experiment="bench",
+                                artifact_root=Path(tmp) / "artifacts")
+        options = GridOptions(budget=budget, max_candidates=args.max_candidates, train=train,
+                              executor=args.executor, storage=f"sqlite:///{tmp}/studies.db", progress=False,
+                              study="bench")
+        start = time.perf_counter()
+        result = run_grid(base, options, tracker=tracker, log=lambda m: None)
+        grid_s = time.perf_counter() - start
+
+    print(f"candidates: {len(plan.candidates)}, epochs: {args.epochs}, cores: {os.cpu_count()}")
+    print(f"serial loop ({args.serial_threads} threads): {serial_s:8.1f} s "
+          f"(val top-1 {[round(r.val_top1 or 0, 3) for r in serial]})")
+    print(f"grid ({args.executor}):                 {grid_s:8.1f} s (trained {result.trained})")
+    print(f"ratio grid / serial: {grid_s / serial_s:.3f}  (target <= 1.15)")
+
+
+if __name__ == "__main__":
+    main()
