@@ -35,13 +35,13 @@ class TrainConfig:
     hold in memory).
     """
 
-    epochs: int = 15
-    batch_size: int = 64
+    epochs: int = 20
+    batch_size: int = 32
     optimizer: str = "adamw"
     lr: float = 3e-3
     weight_decay: float = 0.01
     warmup_epochs: int = 1
-    label_smoothing: float = 0.0
+    label_smoothing: float = 0.1
     seed: int = 0
     device: str = "auto"
     threads: int | None = None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 
 import pytest
@@ -11,15 +9,6 @@ import pytest
 from nas_scaling.cli.main import main
 from nas_scaling.cost import count_cost
 from nas_scaling.zoo import get_spec
-
-cli_main = importlib.import_module("nas_scaling.cli.main")  # the module (the package re-exports main())
-
-
-@pytest.fixture(autouse=True)
-def _existing_commands(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Only the command modules that exist yet (others are written alongside this one)."""
-    present = tuple(c for c in cli_main.COMMANDS if importlib.util.find_spec(f"nas_scaling.cli.{c}") is not None)
-    monkeypatch.setattr(cli_main, "COMMANDS", present)
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict:

@@ -25,7 +25,7 @@ from nas_scaling.training import TrainConfig, load_weights, lr_at, save_checkpoi
         ("lr", 0.0, "lr must be a number > 0, got 0.0"),
         ("lr", float("nan"), "lr must be a number > 0"),
         ("weight_decay", -1.0, "weight_decay must be a number >= 0"),
-        ("warmup_epochs", 99, "warmup_epochs must be an integer in [0, epochs=15], got 99"),
+        ("warmup_epochs", 99, "warmup_epochs must be an integer in [0, epochs=20], got 99"),
         ("label_smoothing", 1.0, "label_smoothing must be in [0, 1)"),
         ("device", "gpu", "device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got 'gpu'"),
         ("threads", 0, "threads must be an integer >= 1 or None"),
