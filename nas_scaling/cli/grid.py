@@ -66,7 +66,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.set_defaults(func=run)
 
 
-GRID_EPOCHS = 8
+GRID_EPOCHS = 4
 """Proxy epochs of a grid candidate by default: enough on digits to rank them (see README)."""
 
 

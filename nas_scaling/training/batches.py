@@ -118,7 +118,7 @@ def make_batches(
 ) -> Batches:
     """The fastest batch source for ``ds`` on ``device``; shuffling uses its own seeded generator."""
     generator = torch.Generator().manual_seed(seed) if shuffle else None
-    channels_last = device.type == "cuda"
+    channels_last = True  # mkldnn on CPU and cuDNN on CUDA are both faster in NHWC (benchmarks/README.md)
     if isinstance(ds, TensorImageDataset):
         return _tensor_batches(
             ds,

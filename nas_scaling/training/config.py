@@ -48,6 +48,9 @@ class TrainConfig:
     concurrent_trials: int = 1
     grad_clip: float | None = None
     workers: int | None = None
+    bn_recalibration: int = 8
+    """Batches of training data that re-estimate batch-norm statistics before each evaluation
+    (0: off); see ``loop._recalibrate_bn``."""
 
     def __post_init__(self) -> None:
         if not _is_int(self.epochs) or self.epochs < 1:
@@ -76,6 +79,8 @@ class TrainConfig:
             raise UserError(f"concurrent_trials must be an integer >= 1, got {self.concurrent_trials!r}")
         if self.grad_clip is not None and (not _is_number(self.grad_clip) or not self.grad_clip > 0):
             raise UserError(f"grad_clip must be a number > 0 or None, got {self.grad_clip!r}")
+        if not _is_int(self.bn_recalibration) or self.bn_recalibration < 0:
+            raise UserError(f"bn_recalibration must be an integer >= 0, got {self.bn_recalibration!r}")
         if self.workers is not None and (not _is_int(self.workers) or self.workers < 0):
             raise UserError(f"workers must be an integer >= 0 or None, got {self.workers!r}")
 

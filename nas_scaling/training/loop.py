@@ -148,10 +148,35 @@ def evaluate(
     """Top-1/top-5 accuracy and loss of ``model`` on ``dataset`` (moves the model to ``device``)."""
     dev = resolve_device(device)
     model.to(dev)
-    if dev.type == "cuda":
-        model.to(memory_format=torch.channels_last)
+    model.to(memory_format=torch.channels_last)
     batches = make_batches(dataset, batch_size=batch_size, device=dev, shuffle=False)
     return _evaluate(model, batches, dev, num_classes)
+
+
+@torch.no_grad()
+def _recalibrate_bn(model: nn.Module, batches: Batches, max_batches: int) -> None:
+    """Re-estimate batch-norm running statistics with the current weights ("precise BN").
+
+    A short proxy schedule changes the weights fast, so the running averages lag behind and an
+    eval-mode model can score near chance while it trains well; once-for-all and single-path NAS
+    recalibrate BN before scoring a candidate for the same reason. Costs ``max_batches`` forward
+    passes.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    if not norms:
+        return
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the batches below
+    model.train()
+    for i, (x, _) in enumerate(batches):
+        if i >= max_batches:
+            break
+        with _autocast(x.device):
+            model(x)
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
 
 
 def _first_bad(losses: torch.Tensor, start: int, stop: int) -> int | None:
@@ -211,8 +236,7 @@ def _train(
     seed_everything(config.seed)
     cuda = device.type == "cuda"
     model.to(device)
-    if cuda:
-        model.to(memory_format=torch.channels_last)
+    model.to(memory_format=torch.channels_last)
     train_batches = make_batches(
         data.train,
         batch_size=config.batch_size,
@@ -281,6 +305,8 @@ def _train(
             status, reason = "failed", f"non-finite loss at epoch {epoch} step {bad + 1}"
             break
         train_loss = float(losses[:done].mean().item()) if cuda else math.fsum(cpu_losses) / len(cpu_losses)
+        if config.bn_recalibration:
+            _recalibrate_bn(model, train_batches, config.bn_recalibration)
         val = _evaluate(model, val_batches, device, data.num_classes)
         if not math.isfinite(val.loss):
             status, reason = "failed", f"non-finite validation loss at epoch {epoch}"
