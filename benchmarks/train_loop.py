@@ -63,11 +63,9 @@ def hand_loop(
     and validation.
     """
     cuda = device.type == "cuda"
-    model.to(device)
-    images = data.images.to(device)
-    if cuda:
-        model.to(memory_format=torch.channels_last)
-        images = images.contiguous(memory_format=torch.channels_last)
+    # channels_last like train() (faster for convolutions on both oneDNN and cuDNN)
+    model.to(device, memory_format=torch.channels_last)
+    images = data.images.to(device).contiguous(memory_format=torch.channels_last)
     labels = data.labels.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, fused=True if cuda else None)
     criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)

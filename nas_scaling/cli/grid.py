@@ -45,10 +45,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    "imagefolder:PATH or fake")
     p.add_argument("--data-dir", default=None, help="where torchvision datasets live")
     p.add_argument("--step", type=positive_float, default=0.05, help="grid step of alpha, beta, gamma")
-    p.add_argument("--tolerance", type=_fraction, default=0.1, help="relative distance of the real FLOP factor "
-                   "from the budget a candidate may have (default 0.1)")
-    p.add_argument("--max-candidates", type=_non_negative_int, default=10,
-                   help="train at most this many, spread over the grid (0 = all; default 10)")
+    p.add_argument("--tolerance", type=_fraction, default=0.15, help="relative distance of the real FLOP factor "
+                   "from the budget a candidate may have (default 0.15)")
+    p.add_argument("--max-candidates", type=_non_negative_int, default=8,
+                   help="train at most this many distinct networks, spread over the grid (0 = all; default 8)")
     p.add_argument("--seeds", type=positive_int, default=1, help="trainings per candidate (mean and std)")
     p.add_argument("--seed", type=_non_negative_int, default=0, help="first seed")
     p.add_argument("--epochs", type=positive_int, default=None, help="proxy training epochs")
@@ -60,13 +60,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--address", default=None, help="join this Ray cluster (default: start Ray here)")
     p.add_argument("--cpus-per-trial", type=positive_float, default=1.0)
     p.add_argument("--gpus-per-trial", type=float, default=0.0)
-    p.add_argument("--output", type=Path, default=None, help="write the result as JSON here (plot beside it)")
+    p.add_argument("--output", type=Path, default=None,
+                   help="write the result as JSON here, the plot beside it (default runs/<study>/grid.json)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_format(p)
     p.set_defaults(func=run)
 
 
-GRID_EPOCHS = 4
+GRID_EPOCHS = 3
 """Proxy epochs of a grid candidate by default: enough on digits to rank them (see README)."""
 
 
@@ -100,7 +101,10 @@ def run(args: argparse.Namespace) -> int:
     uri = os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
     tracker = MlflowTracker(uri, experiment="nas-scaling",
                             artifact_root=Path("mlruns/artifacts") if uri == DEFAULT_TRACKING_URI else None)
-    result = run_grid(base, options, tracker=tracker, output=args.output)
+    from nas_scaling.search.grid_runner import default_study_name
+
+    output = args.output or Path("runs") / (args.study or default_study_name(base, options)) / "grid.json"
+    result = run_grid(base, options, tracker=tracker, output=output)
     if args.format == "json":
         emit(result.to_json())
         return 0
@@ -126,8 +130,5 @@ def run(args: argparse.Namespace) -> int:
          "x base": round(m.macs / result.plan.base_macs, 2)}
         for m in result.family
     ])
-    if args.output:
-        print(f"\nwrote {args.output} and {result.plot}")
-    else:
-        print(f"\nplot: {result.plot} (also logged to MLflow)")
+    print(f"\nwrote {output} and {result.plot} (both also logged to MLflow, run {result.parent_run_id})")
     return 0

@@ -46,6 +46,8 @@ class GridPlan:
     """Grid points whose theoretical factor was within tolerance."""
     dropped_real: int
     """Of those, how many the real (rounded) cost put outside the tolerance or over a params limit."""
+    duplicates: int = 0
+    """Of the rest, how many rounded to the same network as another point (trained once)."""
 
 
 def grid_points(target: float, *, step: float, tolerance: float) -> list[tuple[float, float, float]]:
@@ -107,6 +109,8 @@ def plan_grid(
         )
     points = grid_points(target, step=step, tolerance=tolerance)
     kept: list[Candidate] = []
+    seen: dict[NetworkSpec, int] = {}
+    duplicates = 0
     for alpha, beta, gamma in points:
         try:
             spec = scale_spec(base, depth=alpha, width=beta, resolution=gamma, name=f"{base.name}_grid")
@@ -118,10 +122,17 @@ def plan_grid(
             continue
         if resolved.max_params is not None and cost.params > resolved.max_params:
             continue
-        kept.append(
-            Candidate(alpha, beta, gamma, compound_factor(alpha, beta, gamma), factor_real, cost.macs, cost.params,
-                      spec)
+        candidate = Candidate(
+            alpha, beta, gamma, compound_factor(alpha, beta, gamma), factor_real, cost.macs, cost.params, spec
         )
+        if spec in seen:  # rounding made the same network: keep the point nearest the target in theory
+            duplicates += 1
+            other = kept[seen[spec]]
+            if abs(candidate.factor_theoretical - target) < abs(other.factor_theoretical - target):
+                kept[seen[spec]] = candidate
+            continue
+        seen[spec] = len(kept)
+        kept.append(candidate)
     if not kept:
         raise UserError(
             f"no (alpha, beta, gamma) on a {step:g} grid has real MACs within {tolerance:.0%} of budget "
@@ -130,7 +141,7 @@ def plan_grid(
         )
     chosen = _spread(kept, max_candidates) if max_candidates is not None else kept
     return GridPlan(base, base_cost.macs, base_cost.params, target, tolerance, step, tuple(chosen), len(points),
-                    len(points) - len(kept))
+                    len(points) - len(kept) - duplicates, duplicates)
 
 
 @dataclass(frozen=True)

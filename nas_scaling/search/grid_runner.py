@@ -31,8 +31,8 @@ __all__ = ["GridOptions", "GridResult", "RankedCandidate", "default_study_name",
 class GridOptions:
     budget: Budget
     step: float = 0.05
-    tolerance: float = 0.1
-    max_candidates: int | None = 10
+    tolerance: float = 0.15
+    max_candidates: int | None = 8
     seeds: int = 1
     seed: int = 0
     dataset: str = "digits"
@@ -142,8 +142,8 @@ def run_grid(
     log(
         f"grid: base {base.name} ({plan.base_macs / 1e6:.3g} MFLOPs multiply-adds, {plan.base_params:,} params), "
         f"budget {options.budget} = {plan.target_factor:.3g}x; {plan.considered} grid points within "
-        f"{options.tolerance:.0%} in theory, {plan.considered - plan.dropped_real} in real MACs; "
-        f"training {len(plan.candidates)}"
+        f"{options.tolerance:.0%} in theory, {plan.considered - plan.dropped_real} in real MACs, "
+        f"{plan.considered - plan.dropped_real - plan.duplicates} distinct networks; training {len(plan.candidates)}"
     )
     study_name = options.study or default_study_name(base, options)
     study = open_study(study_name, options.storage, config=_study_config(base, options))
