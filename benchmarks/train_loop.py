@@ -64,7 +64,8 @@ def hand_loop(
     """
     cuda = device.type == "cuda"
     # channels_last like train() (faster for convolutions on both oneDNN and cuDNN)
-    model.to(device, memory_format=torch.channels_last)
+    model.to(device)
+    model.to(memory_format=torch.channels_last)
     images = data.images.to(device).contiguous(memory_format=torch.channels_last)
     labels = data.labels.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, fused=True if cuda else None)

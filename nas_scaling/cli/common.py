@@ -87,9 +87,9 @@ def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = 
     cells = [[_cell(r.get(c)) for c in cols] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
     numeric = [all(isinstance(r.get(c), (int, float)) or r.get(c) is None for r in rows) for c in cols]
-    print("  ".join(c.rjust(w) if n else c.ljust(w) for c, w, n in zip(cols, widths, numeric)).rstrip())
-    for row in cells:
-        print("  ".join(v.rjust(w) if n else v.ljust(w) for v, w, n in zip(row, widths, numeric)).rstrip())
+    for line in [cols, *cells]:
+        parts = (v.rjust(w) if n else v.ljust(w) for v, w, n in zip(line, widths, numeric, strict=True))
+        print("  ".join(parts).rstrip())
 
 
 def _cell(value: Any) -> str:
@@ -100,7 +100,7 @@ def _cell(value: Any) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return f"{value:,.1f}" if abs(value) >= 1000 else f"{value:.4g}"
     return str(value)
 
 

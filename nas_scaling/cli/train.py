@@ -42,10 +42,7 @@ def train_arch(args: argparse.Namespace) -> dict[str, object]:
     from nas_scaling.spec import block_shapes, save_spec
     from nas_scaling.training import TrainConfig, save_checkpoint, seed_everything, train
 
-    if args.small and args.arch in zoo.names():
-        spec = zoo.get_spec(args.arch, small=True)
-    else:
-        spec = load_arch(args.arch)
+    spec = zoo.get_spec(args.arch, small=True) if args.small and args.arch in zoo.names() else load_arch(args.arch)
     if args.resolution is not None:
         block_shapes(spec, args.resolution)  # a clear error before loading any data
         spec = replace(spec, resolution=args.resolution)

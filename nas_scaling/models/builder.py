@@ -116,12 +116,12 @@ def _init_weights(model: nn.Module) -> None:
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
     for m in model.modules():
-        last = None
+        last: nn.Module | None = None
         if isinstance(m, MBConvModule) and m.use_residual:
             last = m.block[-1]
         elif isinstance(m, ResidualModule):
             last = m.body[-1]
-        if last is not None and isinstance(last[-1], nn.BatchNorm2d):
+        if isinstance(last, nn.Sequential) and isinstance(last[-1], nn.BatchNorm2d):
             nn.init.zeros_(last[-1].weight)
 
 

@@ -25,4 +25,4 @@ def round_channels(channels: int, multiplier: float, divisor: int = 8) -> int:
 
 def round_repeats(repeats: int, multiplier: float) -> int:
     """Repeats after a depth multiplier, rounded up (EfficientNet)."""
-    return int(math.ceil(repeats * multiplier))
+    return math.ceil(repeats * multiplier)

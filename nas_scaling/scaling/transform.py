@@ -84,7 +84,7 @@ def scale_spec(
     _check_multiplier("depth", depth)
     if isinstance(resolution, float):
         _check_multiplier("resolution", resolution)
-        new_res = int(round(spec.resolution * resolution))
+        new_res = round(spec.resolution * resolution)
     else:
         new_res = spec.resolution if resolution is None else resolution
 

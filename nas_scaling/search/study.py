@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from nas_scaling.errors import UserError
 
@@ -36,7 +36,9 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
 
 
 def open_study(
-    name: str, storage_url: str, *, config: dict[str, Any], directions: tuple[str, ...] = ("maximize",)
+    name: str, storage_url: str, *, config: dict[str, Any], directions: tuple[Literal["minimize", "maximize"], ...] = (
+        "maximize",
+    )
 ) -> optuna.Study:
     """Create or load study ``name``; a loaded study must have been made with the same ``config``."""
     import optuna

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar, Union
+from typing import ClassVar
 
 from nas_scaling.errors import SpecError
 
@@ -145,7 +145,7 @@ class MBConv:
         _act(self.act)
 
     def expanded(self, in_channels: int) -> int:
-        return in_channels if self.expand == 1 else int(round(in_channels * self.expand))
+        return in_channels if self.expand == 1 else round(in_channels * self.expand)
 
     def squeezed(self, in_channels: int) -> int:
         return max(1, int(in_channels * self.se))
@@ -289,7 +289,7 @@ class Pool:
         _check(self.padding <= self.kernel // 2, f"padding must be at most kernel // 2, got {self.padding}")
 
 
-Block = Union[ConvBlock, DepthwiseSeparable, MBConv, Residual, Fire, DenseBlock, Transition, Inception, Pool]
+Block = ConvBlock | DepthwiseSeparable | MBConv | Residual | Fire | DenseBlock | Transition | Inception | Pool
 
 BLOCK_TYPES: dict[str, type] = {
     cls.kind: cls

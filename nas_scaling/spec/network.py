@@ -70,7 +70,8 @@ class Head:
             isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in self.hidden
         ):
             raise SpecError(f"head.hidden must be a list of positive integers, got {self.hidden!r}")
-        if not isinstance(self.dropout, (int, float)) or isinstance(self.dropout, bool) or not 0.0 <= self.dropout < 1.0:
+        d = self.dropout
+        if not isinstance(d, (int, float)) or isinstance(d, bool) or not 0.0 <= d < 1.0:
             raise SpecError(f"head.dropout must be a number in [0, 1), got {self.dropout!r}")
         if self.classifier not in CLASSIFIERS:
             raise SpecError(f"head.classifier must be one of linear, conv, got {self.classifier!r}")

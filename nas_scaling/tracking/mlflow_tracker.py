@@ -78,7 +78,9 @@ class MlflowTracker:
         from mlflow.entities import ViewType
 
         query = " and ".join(f"tags.{k} = {_quote(v)}" for k, v in tags.items())
-        runs = self.client.search_runs([self.experiment_id], query, run_view_type=ViewType.ACTIVE_ONLY, max_results=5000)
+        runs = self.client.search_runs(
+            [self.experiment_id], query, run_view_type=ViewType.ACTIVE_ONLY, max_results=5000
+        )
         return [
             RunRecord(
                 run_id=r.info.run_id,

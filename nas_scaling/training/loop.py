@@ -175,7 +175,7 @@ def _recalibrate_bn(model: nn.Module, batches: Batches, max_batches: int) -> Non
             break
         with _autocast(x.device):
             model(x)
-    for m, momentum in zip(norms, momenta):
+    for m, momentum in zip(norms, momenta, strict=True):
         m.momentum = momentum
 
 

@@ -28,7 +28,9 @@ class ZooEntry:
     small: str = ""
     """How the entry adapts to small inputs (``small=True``: 32x32)."""
 
-    def spec(self, *, num_classes: int | None = None, in_channels: int | None = None, small: bool = False) -> NetworkSpec:
+    def spec(
+        self, *, num_classes: int | None = None, in_channels: int | None = None, small: bool = False
+    ) -> NetworkSpec:
         """The entry's spec; ``None`` keeps the builder's own default (ImageNet's 1000 classes and 3
         channels; LeNet-5's native 10 and 1)."""
         given = {"num_classes": num_classes, "in_channels": in_channels}

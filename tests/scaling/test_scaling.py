@@ -42,7 +42,7 @@ def test_compound_formula() -> None:
     assert compound_factor(1.2, 1.1, 1.15) == pytest.approx(1.92, abs=1e-3)
     d, w, r = compound_multipliers(2, 1.2, 1.1, 1.15)
     assert (d, w, r) == pytest.approx((1.44, 1.21, 1.3225))
-    with pytest.raises(UserError, match="alpha must be a number >= 1, got 0.9"):
+    with pytest.raises(UserError, match=r"alpha must be a number >= 1, got 0\.9"):
         compound_multipliers(1, 0.9, 1.1, 1.1)
 
 
@@ -90,11 +90,13 @@ def test_grid_points_are_near_the_target() -> None:
 
 def test_plan_uses_real_macs_after_rounding() -> None:
     base = get_spec("efficientnet_tiny", num_classes=10, in_channels=1)
-    plan = plan_grid(base, parse_budget("2xFLOPS"), step=0.05, tolerance=0.1)
-    assert plan.considered > len(plan.candidates) > 8
+    plan = plan_grid(base, parse_budget("2xFLOPS"), step=0.05, tolerance=0.15)
+    assert plan.considered > len(plan.candidates) >= 8
+    assert plan.duplicates > 0  # e.g. alpha 1.8 .. 2.0 all round every stage's repeats up the same way
+    assert len({c.spec for c in plan.candidates}) == len(plan.candidates)
     for c in plan.candidates:
         assert c.macs == count_cost(c.spec).macs
-        assert abs(c.factor_real - 2.0) <= 0.2
+        assert abs(c.factor_real - 2.0) <= 0.3
         assert c.factor_real == c.macs / plan.base_macs
     assert any(abs(c.factor_real - c.factor_theoretical) > 0.05 for c in plan.candidates)
     spread = plan_grid(base, parse_budget("2xFLOPS"), max_candidates=4)

@@ -235,3 +235,20 @@ def test_first_bad_finds_the_first_non_finite_loss() -> None:
     assert _first_bad(losses, 0, 2) is None
     assert _first_bad(losses, 0, 5) == 2
     assert _first_bad(losses, 3, 5) == 3
+
+
+def test_bn_recalibration_averages_batch_statistics_and_restores_momentum() -> None:
+    from nas_scaling.training.batches import make_batches
+    from nas_scaling.training.loop import _recalibrate_bn
+
+    data = load_dataset("digits", resolution=8, in_channels=1)
+    seed_everything(0)
+    conv, norm = nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4, momentum=0.3)
+    model = nn.Sequential(conv, norm)
+    batches = make_batches(data.train, batch_size=64, device=torch.device("cpu"), shuffle=False)
+    _recalibrate_bn(model, batches, 2)
+    assert norm.momentum == 0.3 and norm.num_batches_tracked == 2
+    with torch.no_grad():
+        means = [conv(x).mean(dim=(0, 2, 3)) for x, _ in list(batches)[:2]]
+    assert norm.running_mean is not None
+    assert torch.allclose(norm.running_mean, (means[0] + means[1]) / 2, atol=1e-5)
