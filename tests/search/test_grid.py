@@ -51,7 +51,7 @@ def _check_records(tmp_path: Path, tracker: MlflowTracker, result_json: dict) ->
     for c in result_json["candidates"]:
         assert {"alpha", "beta", "gamma", "factor_theoretical", "factor_real", "macs", "params", "val_top1_mean",
                 "val_top1_std"} <= set(c)
-        assert abs(c["factor_real"] - 2.0) <= 0.2
+        assert abs(c["factor_real"] - 2.0) <= 0.15 * 2.0 + 1e-9  # within the default tolerance
     assert [m["phi"] for m in result_json["family"]] == [0, 1, 2, 3]
     macs = [m["macs"] for m in result_json["family"]]
     assert macs == sorted(macs) and macs[0] == result_json["base_macs"]
