@@ -15,12 +15,11 @@ import argparse
 import os
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from nas_scaling.cli.grid import DEFAULT_BASE, GRID_EPOCHS
 from nas_scaling.cost import parse_budget
-from nas_scaling.scaling.grid import plan_grid
+from nas_scaling.scaling.grid import DEFAULT_MAX_CANDIDATES, plan_grid
 from nas_scaling.search.grid_runner import GridOptions, run_grid
 from nas_scaling.search.work import TrainTask, run_task
 from nas_scaling.spec import spec_to_dict
@@ -31,13 +30,13 @@ from nas_scaling.zoo import get_spec
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--executor", default="ray", choices=["ray", "local"])
-    parser.add_argument("--max-candidates", type=int, default=10)
+    parser.add_argument("--max-candidates", type=int, default=DEFAULT_MAX_CANDIDATES)
     parser.add_argument("--epochs", type=int, default=GRID_EPOCHS)
     parser.add_argument("--serial-threads", type=int, default=os.cpu_count() or 1,
                         help="torch threads of the serial baseline (default: all cores)")
     args = parser.parse_args()
 
-    base = replace(get_spec(DEFAULT_BASE, in_channels=1), num_classes=10)
+    base = get_spec(DEFAULT_BASE)
     budget = parse_budget("2xFLOPS")
     plan = plan_grid(base, budget, max_candidates=args.max_candidates)
     train = {"epochs": args.epochs}
@@ -58,6 +57,8 @@ def main() -> None:
         start = time.perf_counter()
         result = run_grid(base, options, tracker=tracker, log=lambda m: None)
         grid_s = time.perf_counter() - start
+    if {r.candidate.key for r in result.ranked} != {c.key for c in plan.candidates}:
+        raise SystemExit("the grid trained other candidates than the serial loop")
 
     print(f"candidates: {len(plan.candidates)}, epochs: {args.epochs}, cores: {os.cpu_count()}")
     print(f"serial loop ({args.serial_threads} threads): {serial_s:8.1f} s "

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from nas_scaling.cli.common import add_format, emit, load_arch, positive_float, positive_int, print_table
+from nas_scaling.scaling.grid import DEFAULT_MAX_CANDIDATES, DEFAULT_STEP, DEFAULT_TOLERANCE
 
 __all__ = ["DEFAULT_BASE", "add_parser"]
 
@@ -44,11 +45,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--dataset", default="digits", help="digits (default, embedded), mnist, cifar10, ..., "
                    "imagefolder:PATH or fake")
     p.add_argument("--data-dir", default=None, help="where torchvision datasets live")
-    p.add_argument("--step", type=positive_float, default=0.05, help="grid step of alpha, beta, gamma")
-    p.add_argument("--tolerance", type=_fraction, default=0.15, help="relative distance of the real FLOP factor "
-                   "from the budget a candidate may have (default 0.15)")
-    p.add_argument("--max-candidates", type=_non_negative_int, default=8,
-                   help="train at most this many distinct networks, spread over the grid (0 = all; default 8)")
+    p.add_argument("--step", type=positive_float, default=DEFAULT_STEP, help="grid step of alpha, beta, gamma")
+    p.add_argument("--tolerance", type=_fraction, default=DEFAULT_TOLERANCE, help="relative distance of the real "
+                   f"FLOP factor from the budget a candidate may have (default {DEFAULT_TOLERANCE})")
+    p.add_argument("--max-candidates", type=_non_negative_int, default=DEFAULT_MAX_CANDIDATES,
+                   help="train at most this many distinct networks, spread over the grid (0 = all; "
+                   f"default {DEFAULT_MAX_CANDIDATES})")
     p.add_argument("--seeds", type=positive_int, default=1, help="trainings per candidate (mean and std)")
     p.add_argument("--seed", type=_non_negative_int, default=0, help="first seed")
     p.add_argument("--epochs", type=positive_int, default=None, help="proxy training epochs")

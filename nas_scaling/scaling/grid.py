@@ -12,7 +12,21 @@ from nas_scaling.scaling.compound import compound_factor, compound_multipliers, 
 from nas_scaling.scaling.transform import scale_spec
 from nas_scaling.spec import NetworkSpec
 
-__all__ = ["Candidate", "FamilyMember", "GridPlan", "extrapolate_family", "grid_points", "plan_grid"]
+__all__ = [
+    "DEFAULT_MAX_CANDIDATES",
+    "DEFAULT_STEP",
+    "DEFAULT_TOLERANCE",
+    "Candidate",
+    "FamilyMember",
+    "GridPlan",
+    "extrapolate_family",
+    "grid_points",
+    "plan_grid",
+]
+
+DEFAULT_STEP = 0.05
+DEFAULT_TOLERANCE = 0.15
+DEFAULT_MAX_CANDIDATES = 8
 
 
 @dataclass(frozen=True)
@@ -87,9 +101,9 @@ def plan_grid(
     base: NetworkSpec,
     budget: Budget,
     *,
-    step: float = 0.05,
-    tolerance: float = 0.1,
-    max_candidates: int | None = None,
+    step: float = DEFAULT_STEP,
+    tolerance: float = DEFAULT_TOLERANCE,
+    max_candidates: int | None = DEFAULT_MAX_CANDIDATES,
 ) -> GridPlan:
     """Candidates whose REAL MACs at phi = 1 are within ``tolerance`` of the budget's FLOP factor.
 

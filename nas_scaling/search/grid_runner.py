@@ -17,7 +17,16 @@ from typing import Any
 
 from nas_scaling.cost import Budget
 from nas_scaling.errors import UserError
-from nas_scaling.scaling.grid import Candidate, FamilyMember, GridPlan, extrapolate_family, plan_grid
+from nas_scaling.scaling.grid import (
+    DEFAULT_MAX_CANDIDATES,
+    DEFAULT_STEP,
+    DEFAULT_TOLERANCE,
+    Candidate,
+    FamilyMember,
+    GridPlan,
+    extrapolate_family,
+    plan_grid,
+)
 from nas_scaling.search.executors import make_executor
 from nas_scaling.search.study import completed_by_key, open_study, record_trial
 from nas_scaling.search.work import TaskResult, TrainTask
@@ -30,9 +39,9 @@ __all__ = ["GridOptions", "GridResult", "RankedCandidate", "default_study_name",
 @dataclass(frozen=True)
 class GridOptions:
     budget: Budget
-    step: float = 0.05
-    tolerance: float = 0.15
-    max_candidates: int | None = 8
+    step: float = DEFAULT_STEP
+    tolerance: float = DEFAULT_TOLERANCE
+    max_candidates: int | None = DEFAULT_MAX_CANDIDATES
     seeds: int = 1
     seed: int = 0
     dataset: str = "digits"

@@ -1,0 +1,74 @@
+"""The commands end to end through ``main`` (real files, real training on the digits)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from nas_scaling.cli.main import main
+from nas_scaling.models import build_model, count_parameters
+from nas_scaling.spec import load_spec
+from nas_scaling.training import load_weights
+from nas_scaling.zoo import get_spec
+
+
+def _json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> object:
+    assert main([*argv, "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_zoo_lists_every_entry_with_its_size(capsys: pytest.CaptureFixture[str]) -> None:
+    rows = _json(capsys, ["zoo"])
+    assert isinstance(rows, list)
+    by_name = {r["name"]: r for r in rows}
+    assert by_name["efficientnet_b0"] == {"name": "efficientnet_b0", "family": "efficientnet", "params": 5_288_548,
+                                          "macs": 385_814_752, "resolution": 224}
+    assert by_name["lenet5"]["params"] == 61_706
+    assert set(by_name) >= {"resnet50", "densenet264", "squeezenet1_1_complex", "vgg16_c", "googlenet"}
+
+
+def test_show_matches_the_cost_model(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    data = _json(capsys, ["show", "resnet18", "--resolution", "160"])
+    assert isinstance(data, dict)
+    assert data["resolution"] == 160
+    assert sum(s["macs"] for s in data["stages"]) == data["macs"]
+    assert main(["show", "mobilenet_v2"]) == 0
+    out = capsys.readouterr().out
+    assert "MFLOPs (multiply-adds)" in out and "stages[0]" in out
+
+
+def test_scale_published_reproduces_efficientnet(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    rows = _json(capsys, ["scale", "efficientnet_b0", "--phi-max", "7", "--published", "--output", str(tmp_path)])
+    assert isinstance(rows, list)
+    assert [r["resolution"] for r in rows] == [224, 240, 260, 300, 380, 456, 528, 600]
+    assert round(rows[4]["macs"] / 1e9, 4) == 4.3938  # B4 at 380 (issue 3)
+    assert rows[7]["params"] == 66_347_960
+    spec = load_spec(tmp_path / "efficientnet_b0_phi3.yaml")
+    assert spec.resolution == 300
+    assert count_parameters(build_model(spec, resolution=32)) == 12_233_232
+
+
+def test_scale_formula_grows_the_family(capsys: pytest.CaptureFixture[str]) -> None:
+    rows = _json(capsys, ["scale", "efficientnet_tiny", "--phi-max", "3"])
+    assert isinstance(rows, list)
+    macs = [r["macs"] for r in rows]
+    assert macs == sorted(macs) and rows[0]["macs_ratio"] == 1.0
+    assert rows[2]["depth"] == pytest.approx(1.44)
+
+
+def test_train_saves_spec_weights_and_metrics(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out = tmp_path / "lenet"
+    data = _json(capsys, ["train", "lenet5", "--epochs", "1", "--output", str(out)])
+    assert isinstance(data, dict)
+    for key in ("val_top1", "val_top5", "test_top1", "test_top5"):
+        assert 0.0 <= data[key] <= 1.0
+    assert data["val_top1"] > 0.3  # one epoch on the digits is far above chance (0.1)
+    assert data["params"] == 61_706 and data["macs"] == 416_520
+    spec = load_spec(out / "spec.yaml")
+    assert spec == get_spec("lenet5")
+    model = load_weights(out / "weights.pt", build_model(spec))
+    assert torch.isfinite(model(torch.randn(2, 1, 32, 32))).all()
+    assert json.loads((out / "metrics.json").read_text())["test_top1"] == data["test_top1"]
