@@ -1,0 +1,95 @@
+"""``nas-scaling baseline ARCH...``: handcrafted networks trained like grid candidates, logged to MLflow."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from nas_scaling.cli.common import add_format, emit, load_arch, positive_int, print_table
+from nas_scaling.cli.grid import GRID_EPOCHS
+
+if TYPE_CHECKING:
+    from nas_scaling.spec import NetworkSpec
+
+__all__ = ["SMALL_ABOVE", "add_parser", "resolve_spec"]
+
+SMALL_ABOVE = 64
+"""On digits, a zoo entry whose native resolution is above this is trained in its small form."""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "baseline",
+        help="train handcrafted networks with the grid's proxy schedule and log them for 'compare'",
+        description="Train each zoo entry or spec file with the same proxy schedule and evaluation as a grid "
+        "candidate, and log it as an MLflow run tagged kind=handcrafted (see 'nas-scaling compare'). The "
+        "number of classes comes from the dataset; input channels and resolution stay the spec's. On digits "
+        f"a zoo entry whose native resolution is above {SMALL_ABOVE} (e.g. resnet18 at 224) is trained in "
+        "its small-input (32x32) form.",
+    )
+    p.add_argument("arch", metavar="ARCH", nargs="+", help="zoo names or spec files (YAML/JSON)")
+    p.add_argument("--dataset", default="digits", help="digits (default, embedded), mnist, cifar10, ..., "
+                   "imagefolder:PATH or fake")
+    p.add_argument("--data-dir", default=None, help="where torchvision datasets live")
+    p.add_argument("--epochs", type=positive_int, default=None,
+                   help=f"proxy training epochs (default {GRID_EPOCHS}, as 'grid')")
+    p.add_argument("--batch-size", type=positive_int, default=None)
+    p.add_argument("--seeds", type=positive_int, default=1, help="trainings per network (mean and std)")
+    p.add_argument("--small", action="store_true", help="use zoo entries' small-input (32x32) forms "
+                   f"(default on digits for entries whose native resolution is above {SMALL_ABOVE})")
+    add_format(p)
+    p.set_defaults(func=run)
+
+
+def resolve_spec(arch: str, *, dataset: str, small: bool) -> NetworkSpec:
+    """A zoo entry (its small form when asked, or on digits when its native input is large) or a spec file."""
+    from nas_scaling import zoo
+
+    if arch in zoo.names():
+        large = zoo.get_spec(arch).resolution > SMALL_ABOVE
+        if small or (dataset == "digits" and large):
+            return zoo.get_spec(arch, small=True)
+    return load_arch(arch)
+
+
+def run(args: argparse.Namespace) -> int:
+    from nas_scaling.data import load_dataset
+    from nas_scaling.search.baseline import BaselineOptions, run_baselines
+    from nas_scaling.tracking import DEFAULT_TRACKING_URI, MlflowTracker
+
+    specs = [resolve_spec(a, dataset=args.dataset, small=args.small) for a in args.arch]
+    classes: dict[tuple[int, int], int] = {}
+    adapted = []
+    for spec in specs:  # num_classes from the dataset (loaded once per input shape; errors before training)
+        shape = (spec.resolution, spec.in_channels)
+        if shape not in classes:
+            data = load_dataset(args.dataset, resolution=spec.resolution, in_channels=spec.in_channels,
+                                data_dir=Path(args.data_dir) if args.data_dir else None)
+            classes[shape] = data.num_classes
+        adapted.append(replace(spec, num_classes=classes[shape]))
+    train: dict[str, object] = {"epochs": args.epochs or GRID_EPOCHS}
+    if args.batch_size:
+        train["batch_size"] = args.batch_size
+    options = BaselineOptions(dataset=args.dataset, data_dir=args.data_dir, seeds=args.seeds, train=train)
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    tracker = MlflowTracker(uri, experiment="nas-scaling",
+                            artifact_root=Path("mlruns/artifacts") if uri == DEFAULT_TRACKING_URI else None)
+    results = run_baselines(adapted, options, tracker=tracker)
+    if args.format == "json":
+        emit([r.to_json() for r in results])
+    else:
+        print_table([
+            {"name": r.name, "res": r.resolution, "MFLOPs": round(r.macs / 1e6, 3), "params": r.params,
+             "val top-1": None if r.val_top1 is None else round(r.val_top1, 4),
+             "std": None if r.val_top1_std is None else round(r.val_top1_std, 4),
+             "val top-5": None if r.val_top5 is None else round(r.val_top5, 4),
+             "seconds": round(r.train_seconds, 1), "status": r.status}
+            for r in results
+        ])
+        for r in results:
+            if r.status != "completed":
+                print(f"{r.name} {r.status}: {r.reason}")
+    return 0 if all(r.status == "completed" for r in results) else 1
