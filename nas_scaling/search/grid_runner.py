@@ -72,6 +72,7 @@ class RankedCandidate:
 @dataclass(frozen=True)
 class GridResult:
     study: str
+    budget: str
     plan: GridPlan
     ranked: list[RankedCandidate]
     best: RankedCandidate
@@ -86,7 +87,8 @@ class GridResult:
         b = self.best.candidate
         return {
             "study": self.study,
-            "budget": str(self.plan.target_factor) + "x",
+            "budget": self.budget,
+            "target_factor": self.plan.target_factor,
             "base_macs": self.plan.base_macs,
             "base_params": self.plan.base_params,
             "best": {"alpha": b.alpha, "beta": b.beta, "gamma": b.gamma},
@@ -274,10 +276,10 @@ def run_grid(
         raise UserError(f"every grid candidate failed to train; see the failed trials of study {study_name!r}")
     bc = best.candidate
     family = extrapolate_family(base, alpha=bc.alpha, beta=bc.beta, gamma=bc.gamma, phi_max=options.phi_max)
-    result = GridResult(study_name, plan, ranked, best, family, len(tasks), restored, failed, parent_id, None)
-
+    result = GridResult(
+        study_name, str(options.budget), plan, ranked, best, family, len(tasks), restored, failed, parent_id, None
+    )
     data = result.to_json()
-    data["budget"] = str(options.budget)
     json_path = output if output is not None else artifacts / "grid.json"
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
