@@ -1,0 +1,55 @@
+"""``nas-scaling compare``: grid, found and handcrafted networks from MLflow in one table (and plot)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from nas_scaling.cli.common import add_format, emit, print_table
+
+__all__ = ["add_parser"]
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "compare",
+        help="compare the tracked grid, found and handcrafted networks: accuracy, cost, Pareto front",
+        description="Read the finished runs tagged kind=grid, found or handcrafted from MLflow "
+        "(MLFLOW_TRACKING_URI, default sqlite:///mlruns/mlflow.db), one row each, sorted by validation "
+        "top-1; 'pareto' marks runs no other run beats on both accuracy and multiply-adds.",
+    )
+    p.add_argument("--experiment", default="nas-scaling", help="MLflow experiment (default nas-scaling)")
+    p.add_argument("--plot", type=Path, default=None, metavar="FILE",
+                   help="also write a PNG of val top-1 against MFLOPs (multiply-adds) with the Pareto front")
+    add_format(p, ("table", "csv", "markdown", "json"))
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from nas_scaling.report import format_csv, format_markdown, load_runs, plot_runs, table_rows
+    from nas_scaling.tracking import DEFAULT_TRACKING_URI
+
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    table = load_runs(uri, args.experiment)
+    if args.format == "json":
+        emit(table_rows(table))
+    elif args.format == "csv":
+        sys.stdout.write(format_csv(table))
+    elif args.format == "markdown":
+        sys.stdout.write(format_markdown(table))
+    else:
+        print_table([
+            {**r, "val_top1": _round(r["val_top1"]), "val_top5": _round(r["val_top5"]),
+             "train_seconds": _round(r["train_seconds"], 1)}
+            for r in table_rows(table)
+        ])
+    if args.plot is not None:
+        plot_runs(table, args.plot, title=f"Accuracy vs cost ({args.experiment}, {len(table)} runs)")
+        print(f"wrote {args.plot}", file=sys.stderr)
+    return 0
+
+
+def _round(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else round(value, digits)
