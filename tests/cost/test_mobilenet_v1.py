@@ -5,10 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nas_scaling.cost import count_cost
-
-mobilenet = pytest.importorskip(
-    "nas_scaling.zoo.mobilenet", reason="the mobilenet zoo module (mobilenet_v1) does not exist yet"
-)
+from nas_scaling.zoo import mobilenet
 
 
 @pytest.mark.parametrize(
