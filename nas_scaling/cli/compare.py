@@ -23,11 +23,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--experiment", default="nas-scaling", help="MLflow experiment (default nas-scaling)")
     p.add_argument("--plot", type=Path, default=None, metavar="FILE",
                    help="also write a PNG of val top-1 against MFLOPs (multiply-adds) with the Pareto front")
+    p.add_argument("--reference", choices=("imagenet",), default=None,
+                   help="instead of MLflow runs, show the zoo entries' published ImageNet top-1/top-5 next to "
+                   "the MACs and params nas-scaling counts (with --plot: top-1 against MFLOPs, one line per family)")
     add_format(p, ("table", "csv", "markdown", "json"))
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.reference is not None:
+        return _run_reference(args)
     from nas_scaling.report import format_csv, format_markdown, load_runs, plot_runs, table_rows
     from nas_scaling.tracking import DEFAULT_TRACKING_URI
 
@@ -47,6 +52,25 @@ def run(args: argparse.Namespace) -> int:
         ])
     if args.plot is not None:
         plot_runs(table, args.plot, title=f"Accuracy vs cost ({args.experiment}, {len(table)} runs)")
+        print(f"wrote {args.plot}", file=sys.stderr)
+    return 0
+
+
+def _run_reference(args: argparse.Namespace) -> int:
+    """Published accuracies against our cost counts; reads no MLflow store."""
+    from nas_scaling.report.compare import format_reference_markdown, plot_reference, reference_rows, reference_table
+
+    table = reference_table(args.reference)
+    if args.format == "json":
+        emit(reference_rows(table))
+    elif args.format == "csv":
+        sys.stdout.write(str(table.to_csv(index=False)))
+    elif args.format == "markdown":
+        sys.stdout.write(format_reference_markdown(table))
+    else:
+        print_table([{**r, "top1": _round(r["top1"]), "top5": _round(r["top5"])} for r in reference_rows(table)])
+    if args.plot is not None:
+        plot_reference(table, args.plot, title=f"Published ImageNet top-1 vs multiply-adds ({len(table)} networks)")
         print(f"wrote {args.plot}", file=sys.stderr)
     return 0
 

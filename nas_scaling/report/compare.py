@@ -16,8 +16,9 @@ from nas_scaling.errors import UserError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["COLUMNS", "KINDS", "OPTIONAL", "format_csv", "format_markdown", "load_runs", "pareto_flags",
-           "plot_runs", "table_rows"]
+__all__ = ["COLUMNS", "KINDS", "OPTIONAL", "REFERENCE_COLUMNS", "REFERENCE_KINDS", "format_csv",
+           "format_markdown", "format_reference_markdown", "load_runs", "pareto_flags", "plot_reference",
+           "plot_runs", "reference_rows", "reference_table", "table_rows"]
 
 KINDS = ("grid", "handcrafted", "found")
 """Run kinds (tag ``kind``) that are trained networks; parents and studies are left out."""
@@ -181,6 +182,100 @@ def plot_runs(table: pd.DataFrame, path: Path, *, title: str = "Accuracy vs cost
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+REFERENCE_COLUMNS = ("name", "family", "top1", "top5", "macs", "params", "source")
+REFERENCE_KINDS = ("imagenet",)
+"""Published-accuracy tables ``compare --reference`` knows."""
+
+
+def reference_table(reference: str = "imagenet") -> pd.DataFrame:
+    """Zoo entries with a published accuracy: top-1/top-5 as published, MACs and params counted by
+    nas-scaling at the entry's native resolution (ImageNet classes), sorted by family then MACs."""
+    import pandas as pd
+
+    from nas_scaling.cost import count_cost
+    from nas_scaling.zoo import entries
+    from nas_scaling.zoo.reference import imagenet_reference
+
+    if reference not in REFERENCE_KINDS:
+        raise UserError(f"--reference must be one of {', '.join(REFERENCE_KINDS)}, got {reference!r}")
+    rows = []
+    for entry in entries():
+        ref = imagenet_reference(entry.name)
+        if ref is None:
+            continue
+        cost = count_cost(entry.spec())
+        rows.append({"name": entry.name, "family": entry.family, "top1": ref.top1, "top5": ref.top5,
+                     "macs": int(cost.macs), "params": int(cost.params), "source": ref.source})
+    table = pd.DataFrame(rows, columns=list(REFERENCE_COLUMNS))
+    return table.sort_values(["family", "macs"]).reset_index(drop=True)
+
+
+def reference_rows(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """Reference rows as plain dicts (missing top-5 None; macs and params as ints)."""
+    rows = []
+    for record in table[list(REFERENCE_COLUMNS)].to_dict(orient="records"):
+        row: dict[str, Any] = {}
+        for key, value in record.items():
+            if isinstance(value, float) and math.isnan(value):
+                value = None
+            elif key in ("macs", "params") and value is not None:
+                value = int(value)
+            row[str(key)] = value
+        rows.append(row)
+    return rows
+
+
+def format_reference_markdown(table: pd.DataFrame) -> str:
+    """The reference table as a GitHub table."""
+    cols = list(REFERENCE_COLUMNS)
+    numeric = {"top1", "top5", "macs", "params"}
+
+    def cell(value: Any) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, float):
+            return f"{value:.4g}"
+        return str(value).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(cols) + " |",
+             "|" + "|".join("---:" if c in numeric else ":---" for c in cols) + "|"]
+    lines += ["| " + " | ".join(cell(r[c]) for c in cols) + " |" for r in reference_rows(table)]
+    return "\n".join(lines) + "\n"
+
+
+def plot_reference(table: pd.DataFrame, path: Path, *,
+                   title: str = "Published ImageNet top-1 vs multiply-adds") -> Path:
+    """Published top-1 (%) against our MACs (log axis), one marker and colour per family, each family
+    joined in MACs order: the accuracy-vs-FLOPs picture of the EfficientNet and DenseNet papers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    markers = "osD^v<>pPhX*"
+    cmap = plt.get_cmap("tab10")
+    fig, ax = plt.subplots(figsize=(10, 6.5))
+    for i, (family, part) in enumerate(table.groupby("family", sort=True)):
+        part = part.sort_values("macs")
+        x, y = part["macs"] / 1e6, 100 * part["top1"]
+        ax.plot(x, y, marker=markers[i % len(markers)], color=cmap(i % 10), ms=6, lw=1.2,
+                label=str(family), zorder=3)
+        for _, r in part.iterrows():
+            ax.annotate(str(r["name"]), (r["macs"] / 1e6, 100 * r["top1"]), fontsize=7,
+                        textcoords="offset points", xytext=(4, 3))
+    ax.set_xscale("log")
+    ax.set_xlabel("MFLOPs (multiply-adds), counted by nas-scaling")
+    ax.set_ylabel("published ImageNet top-1 (%)")
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
