@@ -89,3 +89,14 @@ def test_grid_through_ray(tmp_path: Path, micro_base: NetworkSpec, mlflow_tracke
     result = run_grid(micro_base, _options(tmp_path, "ray"), tracker=mlflow_tracker, output=out, log=lambda m: None)
     assert result.trained == 3
     _check_records(tmp_path, mlflow_tracker, json.loads(out.read_text()))
+
+
+def test_same_seed_gives_the_same_ranking_locally(tmp_path: Path, micro_base: NetworkSpec) -> None:
+    results = []
+    for i in range(2):
+        folder = tmp_path / str(i)
+        tracker = MlflowTracker(f"sqlite:///{folder}/mlflow.db", experiment="t", artifact_root=folder / "artifacts")
+        options = _options(folder, "local", max_candidates=2)
+        result = run_grid(micro_base, options, tracker=tracker, log=lambda m: None)
+        results.append([(r.candidate.key, r.val_top1_mean) for r in result.ranked])
+    assert results[0] == results[1]
