@@ -6,6 +6,7 @@ them in order); :func:`serve_ui` waits until both answer HTTP, prints their URLs
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -100,33 +101,28 @@ def wait_http(servers: Sequence[Server], *, timeout: float) -> str | None:
                 pending.remove(server)
         if pending:
             if time.monotonic() > deadline:
-                return f"{pending[0].name} did not answer at {pending[0].url} within {timeout:g} s (log: {pending[0].log})"
+                late = pending[0]
+                return f"{late.name} did not answer at {late.url} within {timeout:g} s (log: {late.log})"
             time.sleep(0.3)
     return None
 
 
-def stop_servers(servers: Sequence[Server], *, timeout: float = 10.0) -> None:
+def stop_servers(servers: Sequence[Server], *, timeout: float = 5.0) -> None:
     """SIGTERM each server's process group, then SIGKILL what is left after ``timeout`` seconds."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for server in servers:
             if server.process.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(server.process.pid, sig)
-                except ProcessLookupError:
-                    pass
         deadline = time.monotonic() + timeout
         for server in servers:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 server.process.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
         if all(s.process.poll() is not None for s in servers):
             break
     for server in servers:  # children that outlived their group leader
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(server.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 def _dashboard_command() -> list[str]:
@@ -172,6 +168,7 @@ def serve_ui(
     dashboard_cmd = [*_dashboard_command(), storage, "--host", host, "--port", str(dashboard_port)]
 
     probe = _probe_host(host)
+    restore = _handle_signals()
     logdir = Path(tempfile.mkdtemp(prefix="nas-scaling-ui-"))
     servers: list[Server] = []
     try:
@@ -189,3 +186,24 @@ def serve_ui(
         return 1
     finally:
         stop_servers(servers)
+        restore()
+
+
+def _handle_signals() -> Callable[[], None]:
+    """Ctrl-C raises KeyboardInterrupt even where SIGINT was ignored; SIGTERM exits 143 via ``finally``."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def on_term(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    old_int = signal.signal(signal.SIGINT, signal.default_int_handler)
+    old_term = signal.signal(signal.SIGTERM, on_term)
+
+    def restore() -> None:
+        signal.signal(signal.SIGINT, old_int)
+        signal.signal(signal.SIGTERM, old_term)
+
+    return restore

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -89,7 +88,8 @@ def test_a_port_in_use_exits_2_with_one_line(tmp_path: Path, capsys: pytest.Capt
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)")
+@pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                    reason=f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)")
 def test_ui_serves_the_study_and_the_runs_to_a_real_browser(tmp_path: Path) -> None:
     from mlflow import MlflowClient
 
@@ -130,10 +130,12 @@ def test_ui_serves_the_study_and_the_runs_to_a_real_browser(tmp_path: Path) -> N
         dashboard_dom = _dump_dom(f"{dashboard_url}dashboard", tmp_path / "chrome-a")
         assert STUDY in dashboard_dom
 
-        runs_url = f"{mlflow_url}#/experiments/{experiment.experiment_id}"
+        # MLflow 3's SPA routes by hash; /#/experiments/<id> alone opens the GenAI overview, not the runs
+        runs_url = f"{mlflow_url}#/experiments/{experiment.experiment_id}/runs"
         mlflow_dom = _dump_dom(runs_url, tmp_path / "chrome-b")
         assert "nas-scaling" in mlflow_dom  # the experiment's name
-        assert STUDY in mlflow_dom  # the grid's run, as the runs table renders it
+        assert "Run Name" in mlflow_dom and "matching runs" in mlflow_dom  # the runs table rendered
+        assert f">{STUDY}<" in mlflow_dom  # the grid's parent run, a row of that table
     finally:
         if ui.poll() is None:
             ui.send_signal(signal.SIGINT)
@@ -146,3 +148,24 @@ def test_ui_serves_the_study_and_the_runs_to_a_real_browser(tmp_path: Path) -> N
     assert f"MLflow UI: {mlflow_url}" in stdout and f"Optuna dashboard: {dashboard_url}" in stdout
     assert _port_free(mlflow_port) and _port_free(dashboard_port)
     assert not _answers(mlflow_url) and not _answers(dashboard_url)
+
+
+@pytest.mark.slow
+def test_when_a_server_dies_both_stop_and_the_exit_is_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlite3
+
+    from nas_scaling.report import ui
+
+    monkeypatch.setattr(ui, "_dashboard_command", lambda: [sys.executable, "-c", "import sys; sys.exit(3)"])
+    mlflow_port = _free_port()
+    storage = tmp_path / "empty" / "studies.db"
+    code = ui.serve_ui(storage=f"sqlite:///{storage}", tracking_uri=f"sqlite:///{tmp_path}/mlruns/mlflow.db",
+                       mlflow_port=mlflow_port, dashboard_port=_free_port())
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Optuna dashboard exited with code 3" in err
+    assert _port_free(mlflow_port)
+    with sqlite3.connect(storage) as db:  # Optuna's tables were created for optuna-dashboard
+        assert ("studies",) in db.execute("select name from sqlite_master where type = 'table'").fetchall()
