@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +18,7 @@ __all__ = [
     "FORMATS",
     "add_format",
     "emit",
+    "int_range",
     "load_arch",
     "positive_float",
     "positive_int",
@@ -46,6 +47,21 @@ def positive_float(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
     return value
+
+
+def int_range(low: int, high: int, what: str = "an integer") -> Callable[[str], int]:
+    """An argparse type: an integer in [low, high], with a one-line error naming the value."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be {what} from {low} to {high}, got {text!r}")
+        return value
+
+    return parse
 
 
 def resolution_arg(text: str) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nas_scaling.cli.common import add_format, emit, load_arch, positive_float, print_table
+from nas_scaling.cli.common import add_format, emit, int_range, load_arch, positive_float, print_table
 
 __all__ = ["add_parser"]
 
@@ -17,14 +17,7 @@ def _at_least_one(text: str) -> float:
     return value
 
 
-def _phi_max(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer from 1 to 20, got {text!r}") from None
-    if not 1 <= value <= 20:
-        raise argparse.ArgumentTypeError(f"must be an integer from 1 to 20, got {text!r}")
-    return value
+_phi_max = int_range(1, 20)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -5,17 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 
+from nas_scaling.cli.common import int_range
+
 __all__ = ["add_parser"]
 
 
-def port_arg(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a port number in 1-65535, got {text!r}") from None
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be a port number in 1-65535, got {text!r}")
-    return value
+port_arg = int_range(1, 65535, "a port number")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

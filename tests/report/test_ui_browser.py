@@ -72,7 +72,7 @@ def _dump_dom(url: str, profile: Path) -> str:
 def test_bad_port_values_exit_2_with_one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "1-65535" in err and argv[-1] in err
+    assert err.count("\n") == 1 and "from 1 to 65535" in err and argv[-1] in err
 
 
 def test_a_port_in_use_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
