@@ -23,7 +23,6 @@ __all__ = [
     "positive_float",
     "positive_int",
     "print_table",
-    "resolution_arg",
 ]
 
 FORMATS = ("table", "json")
@@ -62,10 +61,6 @@ def int_range(low: int, high: int, what: str = "an integer") -> Callable[[str], 
         return value
 
     return parse
-
-
-def resolution_arg(text: str) -> int:
-    return positive_int(text)
 
 
 def add_format(parser: argparse.ArgumentParser, choices: Sequence[str] = FORMATS) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from nas_scaling.cli.common import add_format, emit, load_arch, positive_int, print_table, resolution_arg
+from nas_scaling.cli.common import add_format, emit, load_arch, positive_int, print_table
 from nas_scaling.errors import UserError
 
 __all__ = ["add_parser", "run"]
@@ -34,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "convention of the EfficientNet/MobileNet papers and torchvision's GFLOPS.",
     )
     p.add_argument("arch", metavar="ARCH", help="zoo name or spec file (YAML/JSON)")
-    p.add_argument("--resolution", type=resolution_arg, default=None, help="input side in pixels (default: the spec's)")
+    p.add_argument("--resolution", type=positive_int, default=None, help="input side in pixels (default: the spec's)")
     p.add_argument(
         "--counter", choices=COUNTERS, default="fast",
         help="fast: analytic count only (default); fvcore: also fvcore's count on the built model, which adds "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from nas_scaling.cli.common import add_format, emit, load_arch, print_table, resolution_arg
+from nas_scaling.cli.common import add_format, emit, load_arch, positive_int, print_table
 
 __all__ = ["add_parser"]
 
@@ -12,7 +12,7 @@ __all__ = ["add_parser"]
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("show", help="per-stage table of a zoo entry or spec file")
     p.add_argument("arch", metavar="ARCH", help="zoo name or spec file (YAML/JSON)")
-    p.add_argument("--resolution", type=resolution_arg, default=None, help="input side in pixels")
+    p.add_argument("--resolution", type=positive_int, default=None, help="input side in pixels")
     add_format(p)
     p.set_defaults(func=run)
 

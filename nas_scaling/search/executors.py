@@ -16,16 +16,11 @@ OnResult = Callable[[TaskResult], None]
 
 
 class Executor(Protocol):
-    slots: int
-    """How many tasks run side by side."""
-
     def run(self, tasks: Sequence[TrainTask], on_result: OnResult) -> None: ...
 
 
 class LocalExecutor:
     """In-process, one task after the other, each using all the threads it is given."""
-
-    slots = 1
 
     def run(self, tasks: Sequence[TrainTask], on_result: OnResult) -> None:
         for task in tasks:

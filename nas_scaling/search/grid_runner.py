@@ -130,10 +130,6 @@ def _study_config(base: NetworkSpec, options: GridOptions) -> dict[str, Any]:
     }
 
 
-def _spec_artifact(spec: NetworkSpec, folder: Path, name: str) -> Path:
-    return save_spec(spec, folder / f"{name}.yaml")
-
-
 def run_grid(
     base: NetworkSpec,
     options: GridOptions,
@@ -178,7 +174,8 @@ def run_grid(
         if r.status == "FINISHED"
     }
     by_key = {c.key: c for c in plan.candidates}
-    artifacts = Path(tempfile.mkdtemp(prefix="nas-scaling-grid-"))
+    scratch = tempfile.TemporaryDirectory(prefix="nas-scaling-grid-")  # spec files until MLflow copies them
+    artifacts = Path(scratch.name)
     restored = 0
     failed = 0
 
@@ -225,7 +222,7 @@ def run_grid(
             **result.metrics(), "macs": float(c.macs), "params": float(c.params), "factor_real": c.factor_real,
             "factor_theoretical": c.factor_theoretical,
         }, tags={"status_reason": result.reason or ""})
-        tracker.log_artifact(run_id, _spec_artifact(c.spec, artifacts / c.key, "spec"))
+        tracker.log_artifact(run_id, save_spec(c.spec, artifacts / c.key / "spec.yaml"))
         tracker.end_run(run_id, "FINISHED" if result.status == "completed" else "FAILED")
         write_trial(c, result, run_id)
         if result.status != "completed":
@@ -254,6 +251,7 @@ def run_grid(
         executor.run(tasks, on_result)
     except BaseException:
         tracker.end_run(parent_id, "KILLED")
+        scratch.cleanup()
         raise
     finally:
         if bar is not None:
@@ -280,7 +278,8 @@ def run_grid(
         study_name, str(options.budget), plan, ranked, best, family, len(tasks), restored, failed, parent_id, None
     )
     data = result.to_json()
-    json_path = output if output is not None else artifacts / "grid.json"
+    scratch.cleanup()
+    json_path = output if output is not None else Path(tempfile.mkdtemp(prefix="nas-scaling-grid-")) / "grid.json"
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     plot_path = json_path.with_suffix(".png")

@@ -80,10 +80,7 @@ class RayExecutor:
         from ray import tune
 
         threads = max(1, int(self.cpus_per_trial))
-        configs = [
-            {"task": dataclasses.asdict(dataclasses.replace(t, train={**t.train, "threads": threads}))}
-            for t in tasks
-        ]
+        configs = [dataclasses.asdict(dataclasses.replace(t, train={**t.train, "threads": threads})) for t in tasks]
         by_key = {t.key: t for t in tasks}
         reported: set[str] = set()
 
@@ -106,7 +103,7 @@ class RayExecutor:
         resources = {"cpu": self.cpus_per_trial, "gpu": self.gpus_per_trial}
         tuner = tune.Tuner(
             tune.with_resources(ray_trainable, resources),
-            param_space={"task": tune.grid_search([c["task"] for c in configs])},
+            param_space={"task": tune.grid_search(configs)},
             tune_config=tune.TuneConfig(max_concurrent_trials=self.slots),
             run_config=tune.RunConfig(
                 name="nas-scaling",
