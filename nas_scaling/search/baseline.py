@@ -84,7 +84,7 @@ def run_baselines(
             "arch": arch, "name": spec.name, "dataset": options.dataset, "seeds": options.seeds,
             "resolution": spec.resolution, **{f"train_{k}": v for k, v in options.train.items()},
         }, metrics={**result.metrics(), "macs": float(cost.macs), "params": float(cost.params)},
-            tags={"status_reason": result.reason or ""})
+            tags={"status_reason": result.reason or "", "node": result.node})
         tracker.log_artifact(run_id, save_spec(spec, folder / str(i) / "spec.yaml"))
         tracker.end_run(run_id, "FINISHED" if result.status == "completed" else "FAILED")
         if result.status != "completed":

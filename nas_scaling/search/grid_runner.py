@@ -221,7 +221,7 @@ def run_grid(
         tracker.log(run_id, params=params_of(c), metrics={
             **result.metrics(), "macs": float(c.macs), "params": float(c.params), "factor_real": c.factor_real,
             "factor_theoretical": c.factor_theoretical,
-        }, tags={"status_reason": result.reason or ""})
+        }, tags={"status_reason": result.reason or "", "node": result.node})
         tracker.log_artifact(run_id, save_spec(c.spec, artifacts / c.key / "spec.yaml"))
         tracker.end_run(run_id, "FINISHED" if result.status == "completed" else "FAILED")
         write_trial(c, result, run_id)

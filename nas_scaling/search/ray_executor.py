@@ -21,10 +21,11 @@ __all__ = ["RayExecutor", "ray_trainable"]
 
 def ray_trainable(config: dict[str, Any]) -> None:
     """Tune function trainable: run one task and report its result as the final metrics."""
+    import ray
     from ray import tune
 
     task = TrainTask(**config["task"])
-    result = run_task(task)
+    result = dataclasses.replace(run_task(task), node=ray.get_runtime_context().get_node_id())
     tune.report({"result": dataclasses.asdict(result), "done": True})
 
 

@@ -7,6 +7,7 @@ they never escape to the executor.
 
 from __future__ import annotations
 
+import socket
 import statistics
 import time
 from collections.abc import Callable
@@ -42,6 +43,8 @@ class TaskResult:
     val_loss: float | None = None
     train_seconds: float = 0.0
     per_seed_top1: tuple[float, ...] = field(default_factory=tuple)
+    node: str = ""
+    """Where it ran: the Ray node id under Ray, the host name otherwise."""
 
     def metrics(self) -> dict[str, float]:
         out = {"train_seconds": self.train_seconds}
@@ -62,6 +65,7 @@ def run_task(task: TrainTask, *, report: Callable[[int, float], None] | None = N
     from nas_scaling.training import EpochReport, TrainConfig, seed_everything, train
 
     start = time.perf_counter()
+    host = socket.gethostname()
     top1: list[float] = []
     top5: list[float] = []
     losses: list[float] = []
@@ -82,16 +86,16 @@ def run_task(task: TrainTask, *, report: Callable[[int, float], None] | None = N
             result = train(model, data, replace(base_config, seed=seed), report=callback)
             if result.status != "completed" or result.val_top1 is None:
                 return TaskResult(task.key, result.status, result.reason or "training did not complete",
-                                  train_seconds=time.perf_counter() - start)
+                                  train_seconds=time.perf_counter() - start, node=host)
             top1.append(result.val_top1)
             top5.append(result.val_top5 or 0.0)
             losses.append(result.val_loss or 0.0)
     except torch.cuda.OutOfMemoryError as exc:
         return TaskResult(task.key, "failed", f"out of memory: {exc}".splitlines()[0],
-                          train_seconds=time.perf_counter() - start)
+                          train_seconds=time.perf_counter() - start, node=host)
     except Exception as exc:  # a candidate that cannot be trained is a failed trial, not a crash
         return TaskResult(task.key, "failed", f"{type(exc).__name__}: {exc}".splitlines()[0],
-                          train_seconds=time.perf_counter() - start)
+                          train_seconds=time.perf_counter() - start, node=host)
     return TaskResult(
         task.key,
         "completed",
@@ -102,4 +106,5 @@ def run_task(task: TrainTask, *, report: Callable[[int, float], None] | None = N
         val_loss=statistics.fmean(losses),
         train_seconds=time.perf_counter() - start,
         per_seed_top1=tuple(top1),
+        node=host,
     )
