@@ -75,7 +75,7 @@ class Dist:
             return list(range(int(self.low), int(self.high) + 1, step))
         if self.step is None:
             return None
-        n = int(round((self.high - self.low) / self.step))
+        n = round((self.high - self.low) / self.step)
         return [round(self.low + i * self.step, 12) for i in range(n + 1)]
 
     def lowest(self) -> Value:

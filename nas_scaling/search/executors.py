@@ -8,15 +8,32 @@ from typing import Protocol
 
 from nas_scaling.search.work import TaskResult, TrainTask, run_task
 
-__all__ = ["EXECUTORS", "Executor", "LocalExecutor", "make_executor"]
+__all__ = ["EXECUTORS", "Executor", "LocalExecutor", "TaskSource", "make_executor"]
 
 EXECUTORS = ("ray", "local")
 
 OnResult = Callable[[TaskResult], None]
 
 
+class TaskSource(Protocol):
+    """Where an adaptive search's tasks come from (a sampler) and its results go back to."""
+
+    def next_task(self) -> TrainTask | None:
+        """The next task, or ``None`` when there is nothing more to train."""
+
+    def report(self, key: str, epoch: int, value: float) -> bool:
+        """An epoch's validation top-1; True asks to stop the task (honoured by the local executor)."""
+
+    def finish(self, result: TaskResult) -> None: ...
+
+
 class Executor(Protocol):
-    def run(self, tasks: Sequence[TrainTask], on_result: OnResult) -> None: ...
+    def run(self, tasks: Sequence[TrainTask], on_result: OnResult) -> None:
+        """Run a fixed list of tasks, calling ``on_result`` as each one ends."""
+
+    def run_adaptive(self, source: TaskSource, count: int, *, early_stopping: bool, max_epochs: int) -> None:
+        """Draw up to ``count`` tasks from ``source`` as slots free up; early stopping by the
+        executor's own rule (Optuna's pruner through ``report`` locally, ASHA under Ray)."""
 
 
 class LocalExecutor:
@@ -25,6 +42,19 @@ class LocalExecutor:
     def run(self, tasks: Sequence[TrainTask], on_result: OnResult) -> None:
         for task in tasks:
             on_result(run_task(task))
+
+    def run_adaptive(self, source: TaskSource, count: int, *, early_stopping: bool, max_epochs: int) -> None:
+        from nas_scaling.training import StopTraining
+
+        for _ in range(count):
+            task = source.next_task()
+            if task is None:
+                return
+            def report(epoch: int, value: float, key: str = task.key) -> None:
+                if source.report(key, epoch, value) and early_stopping:
+                    raise StopTraining(f"pruned by Optuna's successive halving after epoch {epoch}")
+
+            source.finish(run_task(task, report=report))
 
 
 def make_executor(

@@ -7,26 +7,55 @@ as each trial finishes, so a crash or Ctrl-C loses nothing already finished.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import tempfile
 from collections.abc import Sequence
 from typing import Any
 
+os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "60")
+
+from ray import tune
+from ray.tune.schedulers import AsyncHyperBandScheduler, FIFOScheduler, TrialScheduler
+from ray.tune.search import Searcher
+
 from nas_scaling.errors import UserError
 from nas_scaling.search.work import TaskResult, TrainTask, run_task
 
-__all__ = ["RayExecutor", "ray_trainable"]
+__all__ = ["RayExecutor", "ray_stream_trainable", "ray_trainable"]
 
 
 def ray_trainable(config: dict[str, Any]) -> None:
     """Tune function trainable: run one task and report its result as the final metrics."""
     import ray
-    from ray import tune
 
     task = TrainTask(**config["task"])
     result = dataclasses.replace(run_task(task), node=ray.get_runtime_context().get_node_id())
     tune.report({"result": dataclasses.asdict(result), "done": True})
+
+
+def ray_stream_trainable(config: dict[str, Any]) -> None:
+    """Tune function trainable of an adaptive search: one report per epoch (for ASHA), then the result."""
+    import ray
+
+    task = TrainTask(**config["task"])
+
+    def report(epoch: int, value: float) -> None:
+        tune.report({"val_top1": value, "epoch": epoch})
+
+    result = dataclasses.replace(run_task(task, report=report), node=ray.get_runtime_context().get_node_id())
+    # JSON text: Tune hands searchers flattened results ("result/key"), a string stays whole
+    tune.report({"final": json.dumps(dataclasses.asdict(result)), "done": True, "val_top1": result.val_top1 or 0.0,
+                 "epoch": result.epochs})
+
+
+def _task_result(data: dict[str, Any]) -> TaskResult:
+    data = dict(data)
+    data["per_seed_top1"] = tuple(data.get("per_seed_top1") or ())
+    return TaskResult(**data)
 
 
 class RayExecutor:
@@ -50,9 +79,6 @@ class RayExecutor:
         self.slots = 1
 
     def _init(self) -> None:
-        os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
-        os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-        os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "60")
         import ray
 
         if not ray.is_initialized():
@@ -78,7 +104,6 @@ class RayExecutor:
             return
         self._init()
         import ray
-        from ray import tune
 
         threads = max(1, int(self.cpus_per_trial))
         configs = [dataclasses.asdict(dataclasses.replace(t, train={**t.train, "threads": threads})) for t in tasks]
@@ -88,9 +113,7 @@ class RayExecutor:
         class _Record(tune.Callback):
             def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
                 if result.get("done") and "result" in result:
-                    data = result["result"]
-                    data["per_seed_top1"] = tuple(data.get("per_seed_top1") or ())
-                    task_result = TaskResult(**data)
+                    task_result = _task_result(result["result"])
                     if task_result.key not in reported:
                         reported.add(task_result.key)
                         on_result(task_result)
@@ -123,3 +146,104 @@ class RayExecutor:
         missing = [k for k in by_key if k not in reported]
         if missing:  # Tune returned early (it handles Ctrl-C itself): treat it as an interruption
             raise KeyboardInterrupt(f"Ray Tune stopped before {len(missing)} trial(s) finished")
+
+    def run_adaptive(self, source: Any, count: int, *, early_stopping: bool, max_epochs: int) -> None:
+        """Tune pulls tasks from ``source`` through a Searcher; ASHA stops the laggards."""
+        if count <= 0:
+            return
+        self._init()
+        import ray
+
+        self.slots = min(self.slots, count)
+        searcher = _SourceSearcher(source, threads=max(1, int(self.cpus_per_trial)))
+        scheduler: TrialScheduler = (
+            _Asha(time_attr="training_iteration", metric="val_top1", mode="max", max_t=max_epochs + 1,
+                  grace_period=1, reduction_factor=3)
+            if early_stopping else FIFOScheduler()
+        )
+        if isinstance(scheduler, _Asha):
+            searcher.stopped_early = scheduler.stopped_early
+        tuner = tune.Tuner(
+            tune.with_resources(ray_stream_trainable, {"cpu": self.cpus_per_trial, "gpu": self.gpus_per_trial}),
+            tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=count,
+                                        max_concurrent_trials=self.slots),
+            run_config=tune.RunConfig(
+                name="nas-scaling-search",
+                storage_path=tempfile.mkdtemp(prefix="nas-scaling-ray-"),
+                verbose=0,
+                failure_config=tune.FailureConfig(max_failures=0),
+            ),
+        )
+        try:
+            tuner.fit()
+        finally:
+            if self._started_ray:
+                ray.shutdown()
+                self._started_ray = False
+        if searcher.unfinished:
+            raise KeyboardInterrupt(f"Ray Tune stopped before {len(searcher.unfinished)} trial(s) finished")
+
+
+class _Asha(AsyncHyperBandScheduler):
+    """ASHA that remembers which trials it stopped (so they are told PRUNED, not COMPLETE)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.stopped_early: set[str] = set()
+
+    def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
+        decision = super().on_trial_result(tune_controller, trial, result)
+        if decision == TrialScheduler.STOP and "final" not in result:
+            self.stopped_early.add(trial.trial_id)
+        return str(decision)
+
+
+class _SourceSearcher(Searcher):
+    """A Tune searcher that draws from a :class:`~nas_scaling.search.executors.TaskSource` (our Optuna
+    proposer, in this driver process) and hands every outcome back to it."""
+
+    def __init__(self, source: Any, *, threads: int) -> None:
+        super().__init__(metric="val_top1", mode="max")
+        self.source = source
+        self.threads = threads
+        self.keys: dict[str, str] = {}
+        self.last: dict[str, dict[str, Any]] = {}
+        self.unfinished: set[str] = set()
+        self.stopped_early: set[str] = set()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Tune pickles its searcher for experiment restore, which we do not use (the Optuna study is
+        the record); the source holds locks and database handles, so it stays behind."""
+        return {**self.__dict__, "source": None}
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | None:
+        task = self.source.next_task()
+        if task is None:
+            return Searcher.FINISHED  # type: ignore[return-value]
+        self.keys[trial_id] = task.key
+        self.unfinished.add(task.key)
+        return {"task": dataclasses.asdict(dataclasses.replace(task, train={**task.train, "threads": self.threads}))}
+
+    def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
+        key = self.keys.get(trial_id)
+        if key is not None and "final" not in result and "epoch" in result:
+            self.last[trial_id] = result
+            self.source.report(key, int(result["epoch"]), float(result["val_top1"]))
+
+    def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:
+        key = self.keys.pop(trial_id, None)
+        if key is None:
+            return
+        last = self.last.pop(trial_id, None) or {}
+        if result and "final" in result:
+            outcome = _task_result(json.loads(result["final"]))
+        elif error:
+            outcome = TaskResult(key, "failed", "the Ray worker running this trial died or raised")
+        elif trial_id in self.stopped_early:
+            epoch = int(last.get("epoch", 0))
+            outcome = TaskResult(key, "stopped", f"stopped early by ASHA after epoch {epoch}",
+                                 val_top1=last.get("val_top1"), epochs=epoch)
+        else:  # Tune is shutting down (Ctrl-C): the caller fails and re-enqueues what is left
+            return
+        self.unfinished.discard(key)
+        self.source.finish(outcome)

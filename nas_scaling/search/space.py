@@ -291,7 +291,8 @@ def _stage_space(raw: Any, index: int, blocks: dict[str, dict[str, Any]]) -> Sta
             _check_setting(kind, key, dist, f"{where}.{kind}.{key}")
             settings[kind][key] = dist
         if kind == "inception":
-            most = sum(max(settings[kind][p].values() or [settings[kind][p].high]) for p in ("pct1x1", "pct3x3", "pct5x5"))
+            split = [settings[kind][p] for p in ("pct1x1", "pct3x3", "pct5x5")]
+            most = sum(max(d.values() or [d.high]) for d in split)
             if most >= 1:
                 raise UserError(f"{where}.inception: pct1x1 + pct3x3 + pct5x5 must stay below 1 (the pool "
                                 f"projection takes the rest), got up to {most:g}")

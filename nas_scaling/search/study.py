@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from nas_scaling.errors import UserError
 
@@ -21,33 +22,52 @@ __all__ = ["DEFAULT_STORAGE", "completed_by_key", "open_study", "open_storage", 
 DEFAULT_STORAGE = "sqlite:///studies/studies.db"
 
 
-def open_storage(url: str) -> optuna.storages.BaseStorage:
+def _quiet(cls: Any, max_retry: int) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return cls(max_retry=max_retry)
+
+
+def open_storage(url: str, *, heartbeat: int | None = None) -> optuna.storages.BaseStorage:
+    """An Optuna RDB storage; ``heartbeat`` (seconds) turns on stale-trial detection, with a grace
+    period of six beats and the stale trial re-enqueued (twice at most)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     try:
-        return optuna.storages.RDBStorage(
-            url, engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None
-        )
+        beats: dict[str, Any] = {}
+        if heartbeat is not None:
+            warnings.filterwarnings("ignore", "Heartbeat of storage is supposed to be used with Study.optimize")
+            from nas_scaling.search.proposer import MAX_RETRIES
+
+            beats = {
+                "heartbeat_interval": heartbeat, "grace_period": 6 * heartbeat,
+                "heartbeat_stale_trial_callback": _quiet(optuna.storages.RetryHeartbeatStaleTrialCallback, MAX_RETRIES),
+            }
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                url, engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None, **beats
+            )
     except Exception as exc:
         raise UserError(f"cannot open study storage {url!r}: {exc}".splitlines()[0]) from None
 
 
 def open_study(
-    name: str, storage_url: str, *, config: dict[str, Any], directions: tuple[Literal["minimize", "maximize"], ...] = (
-        "maximize",
-    )
+    name: str, storage_url: str, *, config: dict[str, Any], directions: tuple[str, ...] = ("maximize",),
+    storage: optuna.storages.BaseStorage | None = None,
 ) -> optuna.Study:
     """Create or load study ``name``; a loaded study must have been made with the same ``config``."""
     import optuna
 
     logging.getLogger("optuna").setLevel(logging.WARNING)
-    storage = open_storage(storage_url)
+    if storage is None:
+        storage = open_storage(storage_url)
     study = optuna.create_study(
         study_name=name, storage=storage, load_if_exists=True,
-        directions=list(directions),
+        directions=list(directions),  # type: ignore[arg-type]
     )
     wanted = json.dumps(config, sort_keys=True)
     found = study.user_attrs.get("config")

@@ -44,6 +44,8 @@ class TaskResult:
     train_seconds: float = 0.0
     per_seed_top1: tuple[float, ...] = field(default_factory=tuple)
     node: str = ""
+    epochs: int = 0
+    """Epochs trained (of the last seed): fewer than asked when stopped early."""
     """Where it ran: the Ray node id under Ray, the host name otherwise."""
 
     def metrics(self) -> dict[str, float]:
@@ -69,6 +71,7 @@ def run_task(task: TrainTask, *, report: Callable[[int, float], None] | None = N
     top1: list[float] = []
     top5: list[float] = []
     losses: list[float] = []
+    epochs = 0
     try:
         spec = spec_from_dict(task.spec)
         data = load_dataset(
@@ -85,8 +88,12 @@ def run_task(task: TrainTask, *, report: Callable[[int, float], None] | None = N
                     report(r.epoch, r.val_top1)  # type: ignore[misc]
             result = train(model, data, replace(base_config, seed=seed), report=callback)
             if result.status != "completed" or result.val_top1 is None:
+                stopped = result.status == "stopped"
                 return TaskResult(task.key, result.status, result.reason or "training did not complete",
-                                  train_seconds=time.perf_counter() - start, node=host)
+                                  val_top1=result.val_top1 if stopped else None,
+                                  val_top5=result.val_top5 if stopped else None,
+                                  train_seconds=time.perf_counter() - start, node=host, epochs=result.epochs_run)
+            epochs = result.epochs_run
             top1.append(result.val_top1)
             top5.append(result.val_top5 or 0.0)
             losses.append(result.val_loss or 0.0)
@@ -107,4 +114,5 @@ def run_task(task: TrainTask, *, report: Callable[[int, float], None] | None = N
         train_seconds=time.perf_counter() - start,
         per_seed_top1=tuple(top1),
         node=host,
+        epochs=epochs,
     )

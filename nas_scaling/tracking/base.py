@@ -30,7 +30,7 @@ class Tracker(Protocol):
 
     def log(
         self, run_id: str, *, params: dict[str, object] | None = None, metrics: dict[str, float] | None = None,
-        tags: dict[str, str] | None = None,
+        tags: dict[str, str] | None = None, step: int = 0,
     ) -> None: ...
 
     def log_artifact(self, run_id: str, path: Path) -> None: ...
@@ -56,7 +56,7 @@ class MemoryTracker:
 
     def log(
         self, run_id: str, *, params: dict[str, object] | None = None, metrics: dict[str, float] | None = None,
-        tags: dict[str, str] | None = None,
+        tags: dict[str, str] | None = None, step: int = 0,
     ) -> None:
         run = self.runs[run_id]
         run.params.update({k: str(v) for k, v in (params or {}).items()})

@@ -56,14 +56,14 @@ class MlflowTracker:
 
     def log(
         self, run_id: str, *, params: dict[str, object] | None = None, metrics: dict[str, float] | None = None,
-        tags: dict[str, str] | None = None,
+        tags: dict[str, str] | None = None, step: int = 0,
     ) -> None:
         from mlflow.entities import Metric, Param, RunTag
 
         now = int(time.time() * 1000)
         self.client.log_batch(
             run_id,
-            metrics=[Metric(k, float(v), now, 0) for k, v in (metrics or {}).items()],
+            metrics=[Metric(k, float(v), now, step) for k, v in (metrics or {}).items()],
             params=[Param(k, str(v)) for k, v in (params or {}).items()],
             tags=[RunTag(k, str(v)) for k, v in (tags or {}).items()],
         )

@@ -1,0 +1,142 @@
+"""``nas-scaling search --space search_spaces/mixed.yaml --budget 2xFLOPS``: architecture search."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from nas_scaling.cli.common import add_format, emit, load_arch, positive_float, positive_int, print_table
+
+__all__ = ["SEARCH_EPOCHS", "add_parser"]
+
+SEARCH_EPOCHS = 3
+"""Epochs per trial by default (the grid's proxy schedule); ASHA may stop a trial after 1."""
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}")
+    return value
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from nas_scaling.search.samplers import SAMPLERS
+
+    p = sub.add_parser(
+        "search",
+        help="architecture search over a space of block choices under a hard FLOP budget",
+        description="Sample networks from a search-space file with an Optuna sampler, never train one "
+        "over the budget, train the rest on --dataset (Ray Tune with ASHA, or local with Optuna's "
+        "pruner), and write the best spec(s). Rerunning the same command resumes the study.",
+    )
+    p.add_argument("--space", required=True, type=Path, help="search-space file (see search_spaces/)")
+    p.add_argument("--budget", required=True, help="hard budget: 2xFLOPS (relative to the space's reference), "
+                   "600MFLOPS, 5Mparams or a comma list; FLOPs are multiply-adds")
+    p.add_argument("--trials", type=positive_int, default=12,
+                   help="trained trials the study should hold (a rerun trains only the missing ones)")
+    p.add_argument("--sampler", choices=list(SAMPLERS), default="tpe",
+                   help="tpe (default), nsga2 (accuracy and MACs: Pareto front), random, grid (finite spaces)")
+    p.add_argument("--seed", type=_non_negative_int, default=0, help="sampler and training seed")
+    p.add_argument("--dataset", default="digits", help="digits (default, embedded), mnist, cifar10, ..., "
+                   "imagefolder:PATH or fake")
+    p.add_argument("--data-dir", default=None, help="where torchvision datasets live")
+    p.add_argument("--epochs", type=positive_int, default=None, help=f"epochs per trial (default {SEARCH_EPOCHS})")
+    p.add_argument("--batch-size", type=positive_int, default=None)
+    p.add_argument("--no-early-stopping", action="store_true", help="train every trial to the end (no ASHA/pruner)")
+    p.add_argument("--study", default=None, help="study name (default from space, budget, sampler and dataset)")
+    p.add_argument("--storage", default=None, help="Optuna storage URL (default sqlite:///studies/studies.db)")
+    p.add_argument("--executor", choices=["ray", "local"], default="ray")
+    p.add_argument("--address", default=None, help="join this Ray cluster (default: start Ray here)")
+    p.add_argument("--cpus-per-trial", type=positive_float, default=1.0)
+    p.add_argument("--gpus-per-trial", type=_non_negative_float, default=0.0, help="may be fractional (0.25)")
+    p.add_argument("--output", type=Path, default=None,
+                   help="write best.yaml, pareto/*.yaml (nsga2) and summary.json here (default runs/<study>/)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_format(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from nas_scaling.cost import parse_budget
+    from nas_scaling.data import load_dataset
+    from nas_scaling.errors import UserError
+    from nas_scaling.search.search_runner import SearchOptions, default_study_name, run_search
+    from nas_scaling.search.space import load_space
+    from nas_scaling.search.study import DEFAULT_STORAGE
+    from nas_scaling.tracking import DEFAULT_TRACKING_URI, MlflowTracker
+
+    budget = parse_budget(args.budget)
+    space = load_space(args.space)
+    reference_arch = space.reference
+    beside = args.space.parent / reference_arch
+    if not reference_arch.isidentifier() and beside.exists():
+        reference_arch = str(beside)
+    try:
+        reference = load_arch(reference_arch)
+    except UserError as exc:
+        raise UserError(f"{args.space}: reference: {exc}") from None
+    in_channels = reference.in_channels
+    data = load_dataset(args.dataset, resolution=reference.resolution, in_channels=in_channels,
+                        data_dir=Path(args.data_dir) if args.data_dir else None)
+    reference = replace(reference, num_classes=data.num_classes)
+    train: dict[str, object] = {"epochs": args.epochs or SEARCH_EPOCHS}
+    if args.batch_size:
+        train["batch_size"] = args.batch_size
+    options = SearchOptions(
+        budget=budget, trials=args.trials, sampler=args.sampler, seed=args.seed, dataset=args.dataset,
+        data_dir=args.data_dir, train=train, early_stopping=not args.no_early_stopping, study=args.study,
+        storage=args.storage or DEFAULT_STORAGE, executor=args.executor, address=args.address,
+        cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial, progress=not args.no_progress,
+    )
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    tracker = MlflowTracker(uri, experiment="nas-scaling",
+                            artifact_root=Path("mlruns/artifacts") if uri == DEFAULT_TRACKING_URI else None)
+    output = args.output or Path("runs") / (args.study or default_study_name(space, options))
+    result = run_search(space, reference, options, tracker=tracker, num_classes=data.num_classes,
+                        in_channels=in_channels, output=output)
+    if args.format == "json":
+        emit(result.to_json())
+        return 0
+    c = result.counts
+    print(f"\nSearch study {result.study!r}: space {result.space}, sampler {result.sampler}, budget {result.budget} "
+          f"({(result.budget_macs or 0) / 1e6:.3g} MFLOPs multiply-adds)")
+    print(f"this run: {c['trained']} trained, {c['pruned']} stopped early, {c['failed']} failed; "
+          f"{c['infeasible']} draws over the budget and {c['invalid']} invalid ones rejected without training, "
+          f"{c['duplicates']} duplicates not retrained")
+
+    def row(t: dict[str, object], rank: int | None = None) -> dict[str, object]:
+        out: dict[str, object] = {} if rank is None else {"rank": rank}
+        out.update({"trial": t["number"], "val top-1": round(float(t["val_top1"]), 4),  # type: ignore[arg-type]
+                    "MFLOPs": round(float(t["macs"]) / 1e6, 3), "params": t["params"],  # type: ignore[arg-type]
+                    "arch": _short(str(t["arch"]))})
+        return out
+
+    print("\nBest trials:")
+    print_table([row(t, i + 1) for i, t in enumerate(result.best[:5])])
+    if result.sampler == "nsga2":
+        print("\nPareto front (accuracy up, MACs down):")
+        print_table([row(t) for t in result.pareto])
+    print(f"\nwrote {', '.join(str(f) for f in result.files[:1])} and {result.files[-1]}; "
+          f"train the best fully with: nas-scaling train {result.files[0]}")
+    return 0
+
+
+def _short(arch: str, width: int = 70) -> str:
+    return arch if len(arch) <= width else arch[: width - 3] + "..."

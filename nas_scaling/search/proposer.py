@@ -1,0 +1,314 @@
+"""Ask-and-tell between an Optuna study and the executors, with the hard budget in the middle.
+
+:meth:`Proposer.propose` asks the study for a trial, draws a network from the space and costs it
+analytically. A network over the budget is told FAIL with ``outcome=infeasible`` (never trained)
+and another is drawn; so is one that cannot be built (``invalid``). A network identical to one
+already trained is told the same values (``duplicate``), not retrained. What survives is handed
+out for training; :meth:`report` relays epochs (Optuna's pruner decides for the local executor,
+ASHA for Ray) and :meth:`finish` tells the result: COMPLETE, PRUNED or FAIL with its reason.
+
+Every trial carries ``owner`` (host:pid) and gets heartbeats while it trains, so a trial left
+RUNNING by a killed process is failed and re-enqueued with the same parameters on the next start:
+at once when the dead owner was on this host, after the heartbeat grace period otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import threading
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from nas_scaling.cost import ResolvedBudget, count_cost
+from nas_scaling.errors import SpecError
+from nas_scaling.search.space import SearchSpace
+from nas_scaling.search.work import TaskResult
+from nas_scaling.spec import NetworkSpec, network_to_compact, spec_to_dict
+
+if TYPE_CHECKING:
+    import optuna
+
+__all__ = [
+    "OUTCOMES", "Proposal", "Proposer", "fail_stale", "heartbeat_thread", "retry_trial", "trained_count", "trial_row",
+]
+
+OUTCOMES = ("complete", "pruned", "failed", "infeasible", "invalid", "duplicate", "stale", "interrupted")
+"""``outcome`` user attribute of a finished trial. The first three were trained."""
+
+TRAINED = ("complete", "pruned", "failed")
+MAX_RETRIES = 2
+
+
+@dataclass
+class Proposal:
+    trial: optuna.trial.Trial
+    spec: NetworkSpec
+    macs: int
+    params: int
+    arch: str
+    run_id: str | None = None
+    reported: set[int] = field(default_factory=set)
+
+    @property
+    def key(self) -> str:
+        return f"trial-{self.trial.number}"
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def trained_count(study: optuna.Study) -> int:
+    """Trials whose training ran to an end (complete, pruned or failed while training)."""
+    return sum(1 for t in study.get_trials(deepcopy=False) if t.user_attrs.get("outcome") in TRAINED
+               and t.state.is_finished())
+
+
+def retry_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+    """Enqueue ``trial``'s parameters again (at most :data:`MAX_RETRIES` times)."""
+    import optuna
+
+    history = [*trial.system_attrs.get("retry_history", []), trial.number]
+    if len(history) > MAX_RETRIES:
+        return False
+    study.add_trial(optuna.trial.create_trial(
+        state=optuna.trial.TrialState.WAITING, params=trial.params, distributions=trial.distributions,
+        system_attrs={"failed_trial": history[0], "retry_history": history},
+    ))
+    return True
+
+
+def fail_stale(study: optuna.Study, storage: optuna.storages.BaseStorage) -> list[int]:
+    """Fail RUNNING trials of dead owners on this host (and, through Optuna's heartbeats, stale ones
+    elsewhere), re-enqueueing each; returns the numbers failed here."""
+    import optuna
+    from optuna.trial import TrialState
+
+    host = socket.gethostname()
+    failed = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        owner = str(t.user_attrs.get("owner", ""))
+        name, _, pid = owner.rpartition(":")
+        if name != host or not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+            continue
+        try:
+            storage.set_trial_user_attr(t._trial_id, "outcome", "stale")
+            storage.set_trial_user_attr(t._trial_id, "reason", f"its process {owner} died")
+            if storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL):
+                failed.append(t.number)
+                retry_trial(study, storage.get_trial(t._trial_id))
+        except optuna.exceptions.UpdateFinishedTrialError:  # another process got there first
+            pass
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)  # heartbeat-based; its callback re-enqueues
+    return failed
+
+
+class Proposer:
+    def __init__(
+        self,
+        study: optuna.Study,
+        storage: optuna.storages.BaseStorage,
+        space: SearchSpace,
+        budget: ResolvedBudget,
+        *,
+        num_classes: int,
+        in_channels: int,
+        prune: bool,
+        max_rejections: int = 500,
+    ) -> None:
+        self.study = study
+        self.storage = storage
+        self.space = space
+        self.budget = budget
+        self.num_classes = num_classes
+        self.in_channels = in_channels
+        self.prune = prune
+        self.max_rejections = max_rejections
+        self.multi = len(study.directions) > 1
+        self.owner = _owner()
+        self.in_flight: dict[str, Proposal] = {}
+        self.infeasible = 0
+        self.invalid = 0
+        self.duplicates = 0
+        self.exhausted: str | None = None
+        self._lock = threading.Lock()
+        self._done: dict[str, optuna.trial.FrozenTrial] = {}
+        from optuna.trial import TrialState
+
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            if t.user_attrs.get("outcome") == "complete" and "arch" in t.user_attrs:
+                self._done[t.user_attrs["arch"]] = t
+
+    # -- asking ----------------------------------------------------------------------------------
+
+    def _tell_rejected(self, trial: optuna.trial.Trial, outcome: str, reason: str) -> None:
+        from optuna.trial import TrialState
+
+        trial.set_user_attr("outcome", outcome)
+        trial.set_user_attr("reason", reason)
+        self.study.tell(trial, state=TrialState.FAIL)
+
+    def propose(self) -> Proposal | None:
+        """The next network to train, or ``None`` when the space gives nothing more."""
+        import optuna
+
+        rejected_in_a_row = 0
+        while True:
+            sampler = self.study.sampler
+            if isinstance(sampler, optuna.samplers.GridSampler) and sampler.is_exhausted(self.study):
+                self.exhausted = "every point of the grid has been tried"
+                return None
+            if rejected_in_a_row >= self.max_rejections:
+                self.exhausted = (f"{rejected_in_a_row} draws in a row were over the budget, invalid or already "
+                                  "trained; the space has little left under this budget")
+                return None
+            trial = self.study.ask()
+            trial.set_user_attr("owner", self.owner)
+            trial.set_user_attr("outcome", "running")
+            try:
+                spec = self.space.sample(trial, num_classes=self.num_classes, in_channels=self.in_channels,
+                                         name=f"{self.space.name}-t{trial.number}")
+                cost = count_cost(spec)
+            except SpecError as exc:
+                self.invalid += 1
+                rejected_in_a_row += 1
+                self._tell_rejected(trial, "invalid", str(exc))
+                continue
+            trial.set_user_attr("macs", cost.macs)
+            trial.set_user_attr("params", cost.params)
+            check = self.budget.check(cost)
+            if not check.fits:
+                self.infeasible += 1
+                rejected_in_a_row += 1
+                self._tell_rejected(trial, "infeasible", f"over the budget ({self.budget}): {cost.macs:,} MACs, "
+                                    f"{cost.params:,} params ({check.ratio:.2f}x the limit)")
+                continue
+            arch = network_to_compact(spec)
+            trial.set_user_attr("arch", arch)
+            trial.set_user_attr("spec", json.dumps(spec_to_dict(spec), sort_keys=True))
+            same = self._done.get(arch)
+            if same is not None:
+                self.duplicates += 1
+                rejected_in_a_row += 1
+                trial.set_user_attr("outcome", "duplicate")
+                trial.set_user_attr("duplicate_of", same.number)
+                for name in ("val_top1", "val_top5", "train_seconds", "mlflow_run_id"):
+                    if name in same.user_attrs:
+                        trial.set_user_attr(name, same.user_attrs[name])
+                self.study.tell(trial, same.values)
+                continue
+            proposal = Proposal(trial, spec, cost.macs, cost.params, arch)
+            with self._lock:
+                self.in_flight[proposal.key] = proposal
+            self.heartbeat()
+            return proposal
+
+    # -- training feedback -----------------------------------------------------------------------
+
+    def report(self, key: str, epoch: int, value: float) -> bool:
+        """Record an epoch's validation top-1; True when the pruner says stop (local executor)."""
+        proposal = self.in_flight.get(key)
+        if proposal is None or self.multi:
+            return False
+        if epoch not in proposal.reported:
+            proposal.reported.add(epoch)
+            proposal.trial.report(value, epoch)
+        return self.prune and proposal.trial.should_prune()
+
+    def finish(self, result: TaskResult) -> str:
+        """Tell the study how training ended; returns the outcome."""
+        from optuna.trial import TrialState
+
+        with self._lock:
+            proposal = self.in_flight.pop(result.key)
+        trial = proposal.trial
+        for name, value in (("train_seconds", result.train_seconds), ("epochs", result.epochs),
+                            ("node", result.node), ("val_top1", result.val_top1), ("val_top5", result.val_top5),
+                            ("reason", result.reason)):
+            if value is not None:
+                trial.set_user_attr(name, value)
+        if result.status == "completed" and result.val_top1 is not None:
+            trial.set_user_attr("outcome", "complete")
+            values = [result.val_top1, float(proposal.macs)] if self.multi else [result.val_top1]
+            frozen = self.study.tell(trial, values)
+            self._done[proposal.arch] = frozen
+            return "complete"
+        if result.status == "stopped":
+            trial.set_user_attr("outcome", "pruned")
+            self.study.tell(trial, state=TrialState.PRUNED)
+            return "pruned"
+        trial.set_user_attr("outcome", "failed")
+        self.study.tell(trial, state=TrialState.FAIL)
+        return "failed"
+
+    def interrupt_all(self, reason: str) -> list[Proposal]:
+        """Fail every trial still training (Ctrl-C, executor gone) and enqueue it again."""
+        from optuna.trial import TrialState
+
+        with self._lock:
+            left = list(self.in_flight.values())
+            self.in_flight.clear()
+        for p in left:
+            p.trial.set_user_attr("outcome", "interrupted")
+            p.trial.set_user_attr("reason", reason)
+            frozen = self.study.tell(p.trial, state=TrialState.FAIL)
+            retry_trial(self.study, frozen)
+        return left
+
+    def heartbeat(self) -> None:
+        """Record a heartbeat for every trial in training (called by a timer thread too)."""
+        from optuna.storages._heartbeat import is_heartbeat_enabled
+
+        if not is_heartbeat_enabled(self.storage):
+            return
+        with self._lock:
+            ids = [p.trial._trial_id for p in self.in_flight.values()]
+        for trial_id in ids:
+            self.storage.record_heartbeat(trial_id)  # type: ignore[attr-defined]
+
+
+def heartbeat_thread(proposer: Proposer, interval: float) -> Callable[[], None]:
+    """Start beating every ``interval`` seconds; returns the function that stops it."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(interval):
+            with contextlib.suppress(Exception):  # a missed beat only delays stale detection
+                proposer.heartbeat()
+
+    thread = threading.Thread(target=beat, name="nas-scaling-heartbeat", daemon=True)
+    thread.start()
+
+    def stop_beating() -> None:
+        stop.set()
+        thread.join(timeout=5)
+
+    return stop_beating
+
+
+def trial_row(t: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """One trial as summary.json and the tables show it."""
+    ua = t.user_attrs
+    return {
+        "number": t.number, "state": t.state.name, "outcome": ua.get("outcome"), "macs": ua.get("macs"),
+        "params": ua.get("params"), "val_top1": ua.get("val_top1"), "val_top5": ua.get("val_top5"),
+        "epochs": ua.get("epochs"), "train_seconds": ua.get("train_seconds"), "arch": ua.get("arch"),
+        "reason": ua.get("reason"), "mlflow_run_id": ua.get("mlflow_run_id"),
+    }

@@ -1,0 +1,326 @@
+"""``nas-scaling search``: Optuna samplers over a search space, a hard budget, Ray Tune or local.
+
+One Optuna study per search (resumed by name), one MLflow child run per trained trial under a
+parent run. ``--trials N`` is the number of trained trials the study should hold: a rerun after an
+interruption trains only what is missing, and a larger N continues a finished search.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nas_scaling.cost import Budget, count_cost
+from nas_scaling.errors import UserError
+from nas_scaling.search.executors import make_executor
+from nas_scaling.search.proposer import Proposer, fail_stale, heartbeat_thread, trained_count, trial_row
+from nas_scaling.search.samplers import make_pruner, make_sampler, objectives
+from nas_scaling.search.space import SearchSpace, cheapest, resolve_resolution
+from nas_scaling.search.study import open_storage, open_study
+from nas_scaling.search.work import TaskResult, TrainTask
+from nas_scaling.spec import NetworkSpec, save_spec, spec_from_dict, spec_to_dict
+from nas_scaling.tracking import Tracker
+
+__all__ = ["HEARTBEAT_INTERVAL", "SearchOptions", "SearchResult", "default_study_name", "run_search"]
+
+HEARTBEAT_INTERVAL = 10
+"""Seconds between heartbeats of a training trial; one silent for 6x this is stale."""
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    budget: Budget
+    trials: int = 12
+    sampler: str = "tpe"
+    seed: int = 0
+    dataset: str = "digits"
+    data_dir: str | None = None
+    train: dict[str, Any] = field(default_factory=dict)
+    early_stopping: bool = True
+    study: str | None = None
+    storage: str = "sqlite:///studies/studies.db"
+    executor: str = "ray"
+    address: str | None = None
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    max_rejections: int = 500
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    study: str
+    space: str
+    sampler: str
+    budget: str
+    budget_macs: float | None
+    budget_params: float | None
+    reference_macs: int
+    trials: list[dict[str, Any]]
+    best: list[dict[str, Any]]
+    """Trained-to-the-end trials, best first (validation top-1, then fewer MACs)."""
+    pareto: list[dict[str, Any]]
+    """Non-dominated complete trials (accuracy up, MACs down), fewest MACs first."""
+    counts: dict[str, int]
+    """This run's draws: trained, pruned, failed, infeasible, invalid, duplicates."""
+    exhausted: str | None
+    parent_run_id: str
+    files: list[Path] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "study": self.study, "space": self.space, "sampler": self.sampler, "budget": self.budget,
+            "budget_macs": self.budget_macs, "budget_params": self.budget_params,
+            "reference_macs": self.reference_macs, "counts": self.counts, "exhausted": self.exhausted,
+            "best": [t["number"] for t in self.best[:5]], "pareto": [t["number"] for t in self.pareto],
+            "trials": self.trials,
+        }
+
+
+def default_study_name(space: SearchSpace, options: SearchOptions) -> str:
+    text = f"search-{space.name}-{options.budget}-{options.sampler}-{options.dataset}"
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+
+
+def _space_digest(space: SearchSpace) -> str:
+    text = space.path.read_text(encoding="utf-8") if space.path else repr(space)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _study_config(space: SearchSpace, options: SearchOptions) -> dict[str, Any]:
+    return {
+        "kind": "search", "space": space.name, "space_sha256": _space_digest(space), "budget": str(options.budget),
+        "dataset": options.dataset, "sampler": options.sampler, "seed": options.seed,
+        "train": {k: v for k, v in sorted(options.train.items()) if k != "threads"},
+    }
+
+
+def pareto_front(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows not dominated in (val_top1 up, macs down), fewest MACs first."""
+    front = []
+    for r in rows:
+        dominated = any(
+            o["val_top1"] >= r["val_top1"] and o["macs"] <= r["macs"]
+            and (o["val_top1"] > r["val_top1"] or o["macs"] < r["macs"])
+            for o in rows
+        )
+        if not dominated:
+            front.append(r)
+    return sorted(front, key=lambda r: (r["macs"], -r["val_top1"]))
+
+
+def run_search(
+    space: SearchSpace,
+    reference: NetworkSpec,
+    options: SearchOptions,
+    *,
+    tracker: Tracker,
+    num_classes: int,
+    in_channels: int,
+    output: Path | None = None,
+    log: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+) -> SearchResult:
+    """Search (resuming), then write ``output``/best.yaml, pareto/*.yaml and summary.json."""
+    import optuna
+
+    if options.trials < 1:
+        raise UserError(f"trials must be a positive integer, got {options.trials!r}")
+    space = resolve_resolution(space, reference)
+    ref_cost = count_cost(reference)
+    limits = options.budget.resolve(ref_cost)
+    low_spec, low_ratio = cheapest(space, lambda s: limits.check(count_cost(s)).ratio, num_classes=num_classes,
+                                   in_channels=in_channels, default_resolution=reference.resolution)
+    if low_ratio > 1.0:
+        low = count_cost(low_spec)
+        raise UserError(
+            f"budget {options.budget} ({limits}) is below the cheapest network of space {space.name!r} "
+            f"({low.macs / 1e6:.3g} MFLOPs multiply-adds, {low.params:,} params; {low_ratio:.2f}x the limit); "
+            "raise the budget or narrow the space"
+        )
+    study_name = options.study or default_study_name(space, options)
+    directions = objectives(options.sampler)
+    storage = open_storage(options.storage, heartbeat=HEARTBEAT_INTERVAL)
+    study = open_study(study_name, options.storage, config=_study_config(space, options), directions=directions,
+                       storage=storage)
+    stale = fail_stale(study, storage)
+    if stale:
+        log(f"search: trials {', '.join(map(str, stale))} were left running by a process that died; "
+            "failed and queued again")
+    have = trained_count(study)
+    todo = max(0, options.trials - have)
+    study.sampler = make_sampler(options.sampler, seed=options.seed + len(study.trials), space=space,
+                                 trials=options.trials)
+    study.pruner = make_pruner(multi_objective=len(directions) > 1, enabled=options.early_stopping)
+    log(f"search: space {space.name!r}, sampler {options.sampler}, budget {options.budget} = {limits}; "
+        f"reference {reference.name} {ref_cost.macs / 1e6:.3g} MFLOPs; study {study_name!r} has {have} trained "
+        f"trial(s), training {todo} more")
+
+    # MLflow: one parent per study (resumed), children for trained trials.
+    parent_tags = {"kind": "search-parent", "study": study_name}
+    parents = [r for r in tracker.find_runs(parent_tags) if r.parent_id is None]
+    if parents:
+        parent_id = parents[0].run_id
+        tracker.resume_run(parent_id)
+    else:
+        parent_id = tracker.start_run(study_name, tags=parent_tags)
+        tracker.log(parent_id, params={
+            "space": space.name, "budget": str(options.budget), "sampler": options.sampler, "seed": options.seed,
+            "dataset": options.dataset, "executor": options.executor, "reference": reference.name,
+            **{f"train_{k}": v for k, v in options.train.items()},
+        })
+        if space.path is not None:
+            tracker.log_artifact(parent_id, space.path)
+    _close_orphan_runs(tracker, study, study_name)
+
+    proposer = Proposer(study, storage, space, limits, num_classes=num_classes, in_channels=in_channels,
+                        prune=options.early_stopping, max_rejections=options.max_rejections)
+    scratch = tempfile.TemporaryDirectory(prefix="nas-scaling-search-")
+    counts = {"trained": 0, "pruned": 0, "failed": 0}
+    seed = options.seed
+    bar = None
+    if options.progress and todo:
+        from tqdm import tqdm
+
+        bar = tqdm(total=todo, desc="search", unit="trial", file=sys.stderr, dynamic_ncols=True)
+
+    class Source:
+        def next_task(self) -> TrainTask | None:
+            p = proposer.propose()
+            if p is None:
+                return None
+            run_id = tracker.start_run(f"{study_name}/{p.trial.number}", parent_id=parent_id, tags={
+                "kind": "found", "study": study_name, "trial": str(p.trial.number), "space": space.name,
+            })
+            p.run_id = run_id
+            p.trial.set_user_attr("mlflow_run_id", run_id)
+            tracker.log(run_id, params={
+                "arch": p.arch, "budget": str(options.budget), "space": space.name, "dataset": options.dataset,
+                "trial": p.trial.number, "resolution": p.spec.resolution, **p.trial.params,
+            }, metrics={"macs": float(p.macs), "params": float(p.params)})
+            return TrainTask(p.key, spec_to_dict(p.spec), options.dataset, dict(options.train), (seed,),
+                             options.data_dir)
+
+        def report(self, key: str, epoch: int, value: float) -> bool:
+            p = proposer.in_flight.get(key)
+            if p is not None and p.run_id is not None:
+                tracker.log(p.run_id, metrics={"val_top1": value}, step=epoch)
+            return proposer.report(key, epoch, value)
+
+        def finish(self, result: TaskResult) -> None:
+            p = proposer.in_flight.get(result.key)
+            if p is None:
+                return
+            outcome = proposer.finish(result)
+            counts[{"complete": "trained", "pruned": "pruned"}.get(outcome, "failed")] += 1
+            if p.run_id is not None:
+                metrics = {**result.metrics(), "macs": float(p.macs), "params": float(p.params)}
+                tracker.log(p.run_id, metrics=metrics, step=result.epochs, tags={
+                    "state": outcome, "status_reason": result.reason or "", "node": result.node,
+                })
+                tracker.log_artifact(p.run_id, save_spec(p.spec, Path(scratch.name) / p.key / "spec.yaml"))
+                tracker.end_run(p.run_id, {"complete": "FINISHED", "pruned": "KILLED"}.get(outcome, "FAILED"))
+            if outcome == "failed":
+                log(f"search: trial {p.trial.number} failed: {result.reason}")
+            if bar is not None:
+                bar.update(1)
+                if result.val_top1 is not None:
+                    bar.set_postfix_str(f"#{p.trial.number} {outcome} val_top1={result.val_top1:.3f}")
+
+    executor = make_executor(options.executor, address=options.address, cpus_per_trial=options.cpus_per_trial,
+                             gpus_per_trial=options.gpus_per_trial, max_concurrent=todo or None)
+    stop_beating = heartbeat_thread(proposer, HEARTBEAT_INTERVAL)
+    epochs = int(options.train.get("epochs", 20))
+    try:
+        executor.run_adaptive(Source(), todo, early_stopping=options.early_stopping, max_epochs=epochs)
+    except BaseException:
+        _interrupt(proposer, tracker, "interrupted (Ctrl-C or the executor stopped)")
+        tracker.end_run(parent_id, "KILLED")
+        scratch.cleanup()
+        raise
+    finally:
+        stop_beating()
+        if bar is not None:
+            bar.close()
+    if proposer.in_flight:  # pragma: no cover - executors finish or raise
+        _interrupt(proposer, tracker, "the executor returned without finishing it")
+    scratch.cleanup()
+    if proposer.exhausted:
+        log(f"search: stopped drawing: {proposer.exhausted}")
+
+    counts.update(infeasible=proposer.infeasible, invalid=proposer.invalid, duplicates=proposer.duplicates)
+    result = _summarize(study, space, options, study_name, limits, ref_cost.macs, counts, proposer.exhausted,
+                        parent_id)
+    if not result.best:
+        tracker.end_run(parent_id, "FAILED")
+        raise UserError(f"no trial of study {study_name!r} trained to the end; see its failed trials")
+    files = _write_outputs(result, study, output) if output is not None else []
+    best = result.best[0]
+    tracker.log(parent_id, metrics={
+        "best_val_top1": float(best["val_top1"]), "best_macs": float(best["macs"]),
+        **{f"count_{k}": float(v) for k, v in counts.items()},
+    })
+    for path in files:
+        if path.name in ("summary.json", "best.yaml"):
+            tracker.log_artifact(parent_id, path)
+    tracker.end_run(parent_id, "FINISHED")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return SearchResult(**{**result.__dict__, "files": files})
+
+
+def _interrupt(proposer: Proposer, tracker: Tracker, reason: str) -> None:
+    for p in proposer.interrupt_all(reason):
+        if p.run_id is not None:
+            tracker.log(p.run_id, tags={"state": "interrupted", "status_reason": reason})
+            tracker.end_run(p.run_id, "KILLED")
+
+
+def _close_orphan_runs(tracker: Tracker, study: Any, study_name: str) -> None:
+    """Child runs still RUNNING whose trial is no longer running (a killed process) end as KILLED."""
+    from optuna.trial import TrialState
+
+    running = {str(t.number) for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+    for run in tracker.find_runs({"kind": "found", "study": study_name}):
+        if run.status == "RUNNING" and run.tags.get("trial") not in running:
+            tracker.log(run.run_id, tags={"state": "interrupted", "status_reason": "its process died"})
+            tracker.end_run(run.run_id, "KILLED")
+
+
+def _summarize(
+    study: Any, space: SearchSpace, options: SearchOptions, study_name: str, limits: Any, reference_macs: int,
+    counts: dict[str, int], exhausted: str | None, parent_id: str,
+) -> SearchResult:
+    rows = [trial_row(t) for t in study.get_trials(deepcopy=False)]
+    complete = [r for r in rows if r["outcome"] == "complete" and r["val_top1"] is not None]
+    best = sorted(complete, key=lambda r: (-r["val_top1"], r["macs"]))
+    return SearchResult(
+        study=study_name, space=space.name, sampler=options.sampler, budget=str(options.budget),
+        budget_macs=limits.max_macs, budget_params=limits.max_params, reference_macs=reference_macs,
+        trials=rows, best=best, pareto=pareto_front(complete), counts=counts, exhausted=exhausted,
+        parent_run_id=parent_id,
+    )
+
+
+def _write_outputs(result: SearchResult, study: Any, output: Path) -> list[Path]:
+    """best.yaml (the best trial's spec), pareto/trial-N.yaml for nsga2, summary.json."""
+    output.mkdir(parents=True, exist_ok=True)
+    by_number = {t.number: t for t in study.get_trials(deepcopy=False)}
+    files = []
+
+    def spec_of(number: int) -> NetworkSpec:
+        return spec_from_dict(json.loads(by_number[number].user_attrs["spec"]))
+
+    files.append(save_spec(spec_of(result.best[0]["number"]), output / "best.yaml"))
+    if result.sampler == "nsga2":
+        for row in result.pareto:
+            files.append(save_spec(spec_of(row["number"]), output / "pareto" / f"trial-{row['number']}.yaml"))
+    summary = output / "summary.json"
+    summary.write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")
+    files.append(summary)
+    return files
+
