@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from nas_scaling.cli.common import add_format, emit, load_arch, positive_float, positive_int, print_table
+from nas_scaling.cli.proxies import add_prescreen_args, prescreen_options
 from nas_scaling.scaling.grid import DEFAULT_MAX_CANDIDATES, DEFAULT_STEP, DEFAULT_TOLERANCE
 
 __all__ = ["DEFAULT_BASE", "add_parser"]
@@ -65,6 +66,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--output", type=Path, default=None,
                    help="write the result as JSON here, the plot beside it (default runs/<study>/grid.json)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_prescreen_args(p, top_default="--max-candidates", grid=True)
     add_format(p)
     p.set_defaults(func=run)
 
@@ -82,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
     from nas_scaling.tracking import DEFAULT_TRACKING_URI, MlflowTracker
 
     budget = parse_budget(args.budget)
+    prescreen = prescreen_options(args, default_top=args.max_candidates or None)
     if args.gpus_per_trial < 0:
         raise UserError(f"--gpus-per-trial must be >= 0, got {args.gpus_per_trial!r}")
     base = load_arch(args.base)
@@ -99,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
         data_dir=args.data_dir, train=train, phi_max=args.phi_max, study=args.study,
         storage=args.storage or DEFAULT_STORAGE, executor=args.executor, address=args.address,
         cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial, progress=not args.no_progress,
+        prescreen=prescreen,
     )
     uri = os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
     tracker = MlflowTracker(uri, experiment="nas-scaling",

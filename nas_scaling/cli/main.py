@@ -16,7 +16,7 @@ from nas_scaling.errors import UserError
 __all__ = ["main", "build_parser"]
 
 # command name -> module under nas_scaling.cli defining add_parser(subparsers)
-COMMANDS = ("zoo", "show", "profile", "train", "scale", "grid", "search", "baseline", "compare", "ui")
+COMMANDS = ("zoo", "show", "profile", "train", "scale", "grid", "search", "baseline", "compare", "proxies", "ui")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from nas_scaling.cli.common import add_format, emit, load_arch, positive_float, positive_int, print_table
+from nas_scaling.cli.proxies import add_prescreen_args, prescreen_options
 
 __all__ = ["SEARCH_EPOCHS", "add_parser"]
 
@@ -67,6 +68,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--output", type=Path, default=None,
                    help="write best.yaml, pareto/*.yaml (nsga2) and summary.json here (default runs/<study>/)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_prescreen_args(p, top_default="--trials")
     add_format(p)
     p.set_defaults(func=run)
 
@@ -83,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
     from nas_scaling.tracking import DEFAULT_TRACKING_URI, MlflowTracker
 
     budget = parse_budget(args.budget)
+    prescreen = prescreen_options(args, default_top=args.trials, most=("--trials", args.trials))
     space = load_space(args.space)
     reference_arch = space.reference
     beside = args.space.parent / reference_arch
@@ -104,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
         data_dir=args.data_dir, train=train, early_stopping=not args.no_early_stopping, study=args.study,
         storage=args.storage or DEFAULT_STORAGE, executor=args.executor, address=args.address,
         cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial, progress=not args.no_progress,
+        prescreen=prescreen,
     )
     uri = os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
     tracker = MlflowTracker(uri, experiment="nas-scaling",

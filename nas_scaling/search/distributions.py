@@ -78,12 +78,18 @@ class Dist:
         n = round((self.high - self.low) / self.step)
         return [round(self.low + i * self.step, 12) for i in range(n + 1)]
 
+    @property
+    def numeric(self) -> bool:
+        """Whether every value is a number (not a name, a flag or null)."""
+        values = self.values()
+        return values is None or all(_number(v, integer=False) for v in values)
+
     def lowest(self) -> Value:
-        """The low end (a fixed value, a range's low, the first choice)."""
+        """The low end: a fixed value, a range's low, the smallest numeric choice, else the first."""
         if self.kind == "fixed":
             return self.value
         if self.kind == "categorical":
-            return self.choices[0]
+            return min(self.choices) if self.numeric else self.choices[0]
         return int(self.low) if self.kind == "int" else float(self.low)
 
     def check(self, where: str, ok: Any, rule: str) -> None:

@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nas_scaling.cost import Budget
 from nas_scaling.errors import UserError
@@ -32,6 +32,9 @@ from nas_scaling.search.study import completed_by_key, open_study, record_trial
 from nas_scaling.search.work import TaskResult, TrainTask
 from nas_scaling.spec import NetworkSpec, network_to_compact, save_spec, spec_to_dict
 from nas_scaling.tracking import Tracker
+
+if TYPE_CHECKING:
+    from nas_scaling.proxies.prescreen import PrescreenOptions
 
 __all__ = ["GridOptions", "GridResult", "RankedCandidate", "default_study_name", "run_grid"]
 
@@ -56,6 +59,8 @@ class GridOptions:
     cpus_per_trial: float = 1.0
     gpus_per_trial: float = 0.0
     progress: bool = True
+    prescreen: PrescreenOptions | None = None
+    """Plan up to ``samples`` candidates (instead of ``max_candidates``), train the proxy's top ``train_top``."""
 
 
 @dataclass(frozen=True)
@@ -143,9 +148,14 @@ def run_grid(
 
     if options.seeds < 1:
         raise UserError(f"seeds must be a positive integer, got {options.seeds!r}")
-    plan = plan_grid(
-        base, options.budget, step=options.step, tolerance=options.tolerance, max_candidates=options.max_candidates
-    )
+    screen = options.prescreen
+    plan = plan_grid(base, options.budget, step=options.step, tolerance=options.tolerance,
+                     max_candidates=options.max_candidates if screen is None else screen.samples)
+    if screen is not None:
+        from nas_scaling.proxies.prescreen import prescreen_plan
+
+        plan = prescreen_plan(plan, screen, dataset=options.dataset, data_dir=options.data_dir, seed=options.seed,
+                              log=log)
     log(
         f"grid: base {base.name} ({plan.base_macs / 1e6:.3g} MFLOPs multiply-adds, {plan.base_params:,} params), "
         f"budget {options.budget} = {plan.target_factor:.3g}x; {plan.considered} grid points within "

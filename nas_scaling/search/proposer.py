@@ -73,10 +73,16 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def trained_count(study: optuna.Study) -> int:
-    """Trials whose training ran to an end (complete, pruned or failed while training)."""
-    return sum(1 for t in study.get_trials(deepcopy=False) if t.user_attrs.get("outcome") in TRAINED
-               and t.state.is_finished())
+def trained_count(study: optuna.Study, *, training: bool = False) -> int:
+    """Trials whose training ran to an end (complete, pruned or failed while training); with
+    ``training``, also those training now (in any process: several workers may share a study)."""
+    count = 0
+    for t in study.get_trials(deepcopy=False):
+        outcome = t.user_attrs.get("outcome")
+        if (outcome in TRAINED and t.state.is_finished()) or (training and outcome == "running"
+                                                                and not t.state.is_finished()):
+            count += 1
+    return count
 
 
 def retry_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:

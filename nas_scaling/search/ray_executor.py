@@ -42,11 +42,12 @@ def ray_stream_trainable(config: dict[str, Any]) -> None:
     import ray
 
     task = TrainTask(**config["task"])
+    node = ray.get_runtime_context().get_node_id()
 
     def report(epoch: int, value: float) -> None:
-        tune.report({"val_top1": value, "epoch": epoch})
+        tune.report({"val_top1": value, "epoch": epoch, "node": node})
 
-    result = dataclasses.replace(run_task(task, report=report), node=ray.get_runtime_context().get_node_id())
+    result = dataclasses.replace(run_task(task, report=report), node=node)
     # JSON text: Tune hands searchers flattened results ("result/key"), a string stays whole
     tune.report({"final": json.dumps(dataclasses.asdict(result)), "done": True, "val_top1": result.val_top1 or 0.0,
                  "epoch": result.epochs})
@@ -235,6 +236,9 @@ class _SourceSearcher(Searcher):
         if key is None:
             return
         last = self.last.pop(trial_id, None) or {}
+        if result and "final" not in result and "epoch" in result:  # the result ASHA stopped it on
+            last = result
+            self.source.report(key, int(result["epoch"]), float(result["val_top1"]))
         if result and "final" in result:
             outcome = _task_result(json.loads(result["final"]))
         elif error:
@@ -242,7 +246,7 @@ class _SourceSearcher(Searcher):
         elif trial_id in self.stopped_early:
             epoch = int(last.get("epoch", 0))
             outcome = TaskResult(key, "stopped", f"stopped early by ASHA after epoch {epoch}",
-                                 val_top1=last.get("val_top1"), epochs=epoch)
+                                 val_top1=last.get("val_top1"), epochs=epoch, node=str(last.get("node", "")))
         else:  # Tune is shutting down (Ctrl-C): the caller fails and re-enqueues what is left
             return
         self.unfinished.discard(key)

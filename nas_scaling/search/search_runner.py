@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nas_scaling.cost import Budget, count_cost
 from nas_scaling.errors import UserError
@@ -26,6 +26,9 @@ from nas_scaling.search.study import open_storage, open_study
 from nas_scaling.search.work import TaskResult, TrainTask
 from nas_scaling.spec import NetworkSpec, save_spec, spec_from_dict, spec_to_dict
 from nas_scaling.tracking import Tracker
+
+if TYPE_CHECKING:
+    from nas_scaling.proxies.prescreen import PrescreenOptions
 
 __all__ = ["HEARTBEAT_INTERVAL", "SearchOptions", "SearchResult", "default_study_name", "run_search"]
 
@@ -51,6 +54,8 @@ class SearchOptions:
     gpus_per_trial: float = 0.0
     max_rejections: int = 500
     progress: bool = True
+    prescreen: PrescreenOptions | None = None
+    """Before training, enqueue the proxy's top ``train_top`` of ``samples`` feasible draws as the first trials."""
 
 
 @dataclass(frozen=True)
@@ -160,6 +165,12 @@ def run_search(
     log(f"search: space {space.name!r}, sampler {options.sampler}, budget {options.budget} = {limits}; "
         f"reference {reference.name} {ref_cost.macs / 1e6:.3g} MFLOPs; study {study_name!r} has {have} trained "
         f"trial(s), training {todo} more")
+    if options.prescreen is not None and todo:  # a finished study is not prescreened again
+        from nas_scaling.proxies.prescreen import enqueue_top
+
+        enqueue_top(study, space, reference, limits, options.prescreen, dataset=options.dataset,
+                    data_dir=options.data_dir, seed=options.seed, num_classes=num_classes, in_channels=in_channels,
+                    log=log)
 
     # MLflow: one parent per study (resumed), children for trained trials.
     parent_tags = {"kind": "search-parent", "study": study_name}
@@ -191,6 +202,8 @@ def run_search(
 
     class Source:
         def next_task(self) -> TrainTask | None:
+            if trained_count(study, training=True) >= options.trials:  # other workers may share the study
+                return None
             p = proposer.propose()
             if p is None:
                 return None

@@ -405,13 +405,14 @@ def cheapest(
 ) -> tuple[NetworkSpec, float]:
     """The network of least ``score`` (e.g. a budget ratio) that the space can produce.
 
-    Numeric settings are taken at their low end (every setting of the language costs more as it
-    grows); categorical ones are searched exhaustively when there are at most ``exhaustive_limit``
-    combinations, else by coordinate descent from the first choices.
+    Numeric settings are taken at their low end (every numeric setting of the language costs more as
+    it grows); named choices (block kinds, bypasses, activations) are searched exhaustively when
+    there are at most ``exhaustive_limit`` combinations, else by coordinate descent from the first
+    choices.
     """
     space = _with_resolution(space, default_resolution)
     dists = space.distributions()
-    categorical = {n: d.values() or [] for n, d in dists.items() if d.kind == "categorical"}
+    categorical = {n: d.values() or [] for n, d in dists.items() if d.kind == "categorical" and not d.numeric}
 
     def evaluate(values: dict[str, Any]) -> tuple[NetworkSpec | None, float]:
         try:
