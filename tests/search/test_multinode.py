@@ -143,7 +143,7 @@ def trial_runs(tmp: Path, *, kind: str, study: str) -> list[tuple[str, str]]:
 def check_trials_ran_on_every_node(cluster: Cluster, tmp: Path, command: Sequence[str], *, kind: str, study: str,
                                    trials: int) -> None:
     """Run ``nas-scaling COMMAND`` on the cluster: its ``trials`` runs finished, on every node of the cluster
-    and nowhere else. A ``search`` variant: ``["search", "--space", ..., "--trials", "4", ...]``, kind "search"."""
+    and nowhere else (``kind`` is the MLflow tag of trial runs: "grid" for grid, "found" for search)."""
     run_cli(cluster, tmp, command)
     runs = trial_runs(tmp, kind=kind, study=study)
     assert [status for status, _ in runs] == ["FINISHED"] * trials, runs
@@ -160,6 +160,18 @@ def test_grid_trials_run_on_both_nodes(tmp_path: Path) -> None:
             "--output", str(tmp_path / "grid.json"), "--format", "json",
         ], kind="grid", study="mn", trials=4)
     assert len(json.loads((tmp_path / "grid.json").read_text())["candidates"]) == 4
+
+
+def test_search_trials_run_on_both_nodes(tmp_path: Path) -> None:
+    """Four search trials (no early stopping, so all finish), one CPU each, on two one-CPU nodes."""
+    space = Path(__file__).resolve().parents[2] / "search_spaces" / "mixed.yaml"
+    with ray_cluster(nodes=2, cpus_per_node=1) as cluster:
+        check_trials_ran_on_every_node(cluster, tmp_path, [
+            "search", "--space", str(space), "--budget", "2xFLOPS", "--trials", "4", "--epochs", "1",
+            "--no-early-stopping", "--cpus-per-trial", "1", "--no-progress", "--study", "mns",
+            "--storage", f"sqlite:///{tmp_path}/s.db", "--output", str(tmp_path / "found"), "--format", "json",
+        ], kind="found", study="mns", trials=4)
+    assert (tmp_path / "found" / "best.yaml").exists()
 
 
 def test_cluster_refuses_a_driver_without_its_token() -> None:

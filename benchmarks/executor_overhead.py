@@ -1,0 +1,71 @@
+"""Per-trial overhead of the Ray executor against the local one, same trials, one run.
+
+The same search (random sampler, same seed, hence the same architectures) runs twice: with the
+local executor (in-process, one trial after the other) and with Ray Tune (one trial at a time too:
+``--cpus-per-trial`` equal to the machine's cores, so both train serially with the same threads).
+Early stopping is off, so both train every trial to the end. The difference in wall time divided
+by the number of trials is the Ray executor's overhead per trial (Ray start-up included, and
+reported separately as the time to the first trial), and the ratio ray / local is printed.
+
+    python benchmarks/executor_overhead.py
+    python benchmarks/executor_overhead.py --trials 4 --epochs 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from nas_scaling import zoo
+from nas_scaling.cost import parse_budget
+from nas_scaling.search.search_runner import SearchOptions, run_search
+from nas_scaling.search.space import load_space
+from nas_scaling.tracking import MemoryTracker
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(executor: str, args: argparse.Namespace) -> tuple[float, list[str]]:
+    space = load_space(args.space)
+    reference = dataclasses.replace(zoo.get_spec(space.reference), num_classes=10, in_channels=1)
+    cores = float(os.cpu_count() or 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        options = SearchOptions(
+            budget=parse_budget(args.budget), trials=args.trials, sampler="random", seed=args.seed,
+            train={"epochs": args.epochs, "threads": int(cores)}, early_stopping=False, executor=executor,
+            study="bench", storage=f"sqlite:///{tmp}/studies.db", progress=False, cpus_per_trial=cores,
+        )
+        start = time.perf_counter()
+        result = run_search(space, reference, options, tracker=MemoryTracker(), num_classes=10, in_channels=1,
+                            log=lambda m: None)
+        wall = time.perf_counter() - start
+    archs = sorted(str(t["arch"]) for t in result.best)
+    return wall, archs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--space", type=Path, default=ROOT / "search_spaces" / "mixed.yaml")
+    parser.add_argument("--budget", default="2xFLOPS")
+    parser.add_argument("--trials", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    local_s, local_archs = _run("local", args)
+    ray_s, ray_archs = _run("ray", args)
+    same = local_archs == ray_archs
+    print(f"{args.trials} trials x {args.epochs} epochs (random sampler, seed {args.seed}), same architectures: {same}")
+    print("| executor | wall (s) | per trial (s) |")
+    print("|---|---:|---:|")
+    print(f"| local | {local_s:.1f} | {local_s / args.trials:.2f} |")
+    print(f"| ray | {ray_s:.1f} | {ray_s / args.trials:.2f} |")
+    print(f"ray overhead per trial: {(ray_s - local_s) / args.trials:+.2f} s; ratio ray / local: {ray_s / local_s:.3f}")
+
+
+if __name__ == "__main__":
+    main()
