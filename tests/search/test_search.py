@@ -207,3 +207,20 @@ def test_search_through_ray_with_asha(
     runs = mlflow_tracker.find_runs({"kind": "found", "study": "s"})
     assert sorted(r.status for r in runs) == sorted(
         "FINISHED" if t.state == TrialState.COMPLETE else "KILLED" for t in trained)
+
+
+def test_grid_sampler_walks_a_finite_space_and_random_is_seeded(
+    tmp_path: Path, micro_space: Path, micro_base: NetworkSpec, mlflow_tracker: MlflowTracker,
+) -> None:
+    _search(tmp_path, micro_space, micro_base, mlflow_tracker, sampler="grid", trials=2, study="g",
+            early_stopping=False)
+    grid_trials = [t for t in _study(tmp_path, "g").trials if t.user_attrs.get("outcome") == "complete"]
+    assert len(grid_trials) == 2
+    assert all("grid_id" in t.system_attrs for t in _study(tmp_path, "g").trials)
+
+    def drawn(study: str) -> list[str]:
+        _search(tmp_path, micro_space, micro_base, mlflow_tracker, sampler="random", trials=2, study=study,
+                early_stopping=False, train={"epochs": 1, "batch_size": 256})
+        return [t.user_attrs["arch"] for t in _study(tmp_path, study).trials if "arch" in t.user_attrs]
+
+    assert drawn("r1") == drawn("r2")  # same seed, same architectures
