@@ -13,9 +13,9 @@ import re
 
 from nas_scaling.errors import SpecError
 from nas_scaling.spec.blocks import ACTIVATIONS, BLOCK_TYPES, Fire, Pool, Residual
-from nas_scaling.spec.network import NetworkSpec, Stage
+from nas_scaling.spec.network import Head, NetworkSpec, Stage
 
-__all__ = ["network_to_compact", "stage_from_compact", "stage_to_compact"]
+__all__ = ["head_to_compact", "network_to_compact", "stage_from_compact", "stage_to_compact"]
 
 # Per block kind: field name -> token key ("" for the block's one string-valued field).
 _KEYS: dict[str, dict[str, str]] = {
@@ -106,8 +106,18 @@ def stage_from_compact(text: str) -> Stage:
         raise SpecError(f"compact stage {text!r}: {exc}") from None
 
 
+def head_to_compact(head: Head) -> str:
+    """The head in one token: ``head_c320_n0_silu_avg1_h0_d0.2_linear``."""
+    hidden = "-".join(map(str, head.hidden)) or "0"
+    return (f"head_c{head.conv or 0}_n{int(head.norm)}_{head.act}_{head.pool}{head.pool_size}_h{hidden}"
+            f"_d{head.dropout:.12g}_{head.classifier}")
+
+
 def network_to_compact(spec: NetworkSpec) -> str:
-    """One line for a whole network: stem and stages, space-separated, with ``|`` between them."""
+    """One line for a whole network: stem, stages and head with ``|`` between them, then the input
+    (``@16x1`` = 16 px, 1 channel) and the classes. Two specs that differ only in their name give
+    the same line; any other difference shows."""
     stem = " ".join(stage_to_compact(s) for s in spec.stem)
     body = " ".join(stage_to_compact(s) for s in spec.stages)
-    return f"{stem} | {body} @{spec.resolution}"
+    return (f"{stem} | {body} | {head_to_compact(spec.head)} @{spec.resolution}x{spec.in_channels} "
+            f"->{spec.num_classes} sd{spec.stochastic_depth:.12g}")

@@ -61,3 +61,27 @@ def test_compact_form_reads_like_timm() -> None:
 
     stage = Stage(MBConv(24, expand=6, kernel=3, se=0.25), repeats=2, stride=2)
     assert stage_to_compact(stage) == "mbconv_r2_s2_c24_e6_k3_se0.25_silu_sk1"
+
+
+@settings(max_examples=200, deadline=None)
+@given(networks, networks)
+def test_compact_network_line_tells_different_specs_apart(a: NetworkSpec, b: NetworkSpec) -> None:
+    """The line is the identity search uses to skip re-training: equal lines mean equal specs (name aside)."""
+    from dataclasses import replace
+
+    from nas_scaling.spec import network_to_compact
+
+    same_name = replace(b, name=a.name)
+    assert (network_to_compact(a) == network_to_compact(b)) == (a == same_name)
+
+
+def test_compact_network_line_shows_the_head() -> None:
+    from dataclasses import replace
+
+    from nas_scaling.spec import Head, network_to_compact
+    from nas_scaling.zoo import get_spec
+
+    spec = get_spec("efficientnet_tiny")
+    line = network_to_compact(spec)
+    assert line.endswith("| head_c320_n0_silu_avg1_h0_d0.2_linear @16x1 ->10 sd0")
+    assert network_to_compact(replace(spec, head=Head(conv=160, act="silu", dropout=0.2))) != line
