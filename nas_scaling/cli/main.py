@@ -53,6 +53,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a path that cannot be written or read (a file where a folder should be, ...)
+        where = f": {exc.filename!r}" if exc.filename else ""
+        print(f"nas-scaling: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

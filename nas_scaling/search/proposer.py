@@ -94,7 +94,8 @@ def retry_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
         return False
     study.add_trial(optuna.trial.create_trial(
         state=optuna.trial.TrialState.WAITING, params=trial.params, distributions=trial.distributions,
-        system_attrs={"failed_trial": history[0], "retry_history": history},
+        # the sampler's own marks travel along (GridSampler's grid_id: the retry is the same grid point)
+        system_attrs={**trial.system_attrs, "failed_trial": history[0], "retry_history": history},
     ))
     return True
 
@@ -178,7 +179,8 @@ class Proposer:
         rejected_in_a_row = 0
         while True:
             sampler = self.study.sampler
-            if isinstance(sampler, optuna.samplers.GridSampler) and sampler.is_exhausted(self.study):
+            if (isinstance(sampler, optuna.samplers.GridSampler) and sampler.is_exhausted(self.study)
+                    and not self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,))):
                 self.exhausted = "every point of the grid has been tried"
                 return None
             if rejected_in_a_row >= self.max_rejections:

@@ -43,7 +43,7 @@ def make_sampler(name: str, *, seed: int, space: SearchSpace, trials: int) -> op
             return optuna.samplers.NSGAIISampler(seed=seed, population_size=min(50, max(4, trials // 3)))
         if name == "random":
             return optuna.samplers.RandomSampler(seed=seed)
-        return optuna.samplers.GridSampler(space.grid(), seed=seed)  # type: ignore[arg-type]
+        return _grid_sampler(space.grid(), seed)
 
 
 def make_pruner(*, multi_objective: bool, enabled: bool) -> optuna.pruners.BasePruner:
@@ -53,3 +53,16 @@ def make_pruner(*, multi_objective: bool, enabled: bool) -> optuna.pruners.BaseP
     if multi_objective or not enabled:
         return optuna.pruners.NopPruner()
     return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+
+
+def _grid_sampler(grid: dict[str, list[object]], seed: int) -> optuna.samplers.BaseSampler:
+    """Optuna's GridSampler without its ``study.stop()`` at the end of the grid: that call only works
+    inside ``study.optimize``, and we ask and tell (the proposer checks ``is_exhausted`` instead)."""
+    import optuna
+
+    class GridSampler(optuna.samplers.GridSampler):
+        def after_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial,
+                        state: optuna.trial.TrialState, values: object) -> None:
+            return None
+
+    return GridSampler(grid, seed=seed)  # type: ignore[arg-type]

@@ -7,11 +7,14 @@ interruption trains only what is missing, and a larger N continues a finished se
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import signal
 import sys
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -150,6 +153,7 @@ def run_search(
         )
     study_name = options.study or default_study_name(space, options)
     directions = objectives(options.sampler)
+    make_sampler(options.sampler, seed=options.seed, space=space, trials=options.trials)  # refuse before any write
     storage = open_storage(options.storage, heartbeat=HEARTBEAT_INTERVAL)
     study = open_study(study_name, options.storage, config=_study_config(space, options), directions=directions,
                        storage=storage)
@@ -159,8 +163,10 @@ def run_search(
             "failed and queued again")
     have = trained_count(study)
     todo = max(0, options.trials - have)
-    study.sampler = make_sampler(options.sampler, seed=options.seed + len(study.trials), space=space,
-                                 trials=options.trials)
+    # A resumed sampler must not replay the draws of the first run: its seed moves on with the
+    # study, except the grid's, whose seed fixes the order of grid ids stored in the trials.
+    shift = 0 if options.sampler == "grid" else len(study.trials)
+    study.sampler = make_sampler(options.sampler, seed=options.seed + shift, space=space, trials=options.trials)
     study.pruner = make_pruner(multi_objective=len(directions) > 1, enabled=options.early_stopping)
     log(f"search: space {space.name!r}, sampler {options.sampler}, budget {options.budget} = {limits}; "
         f"reference {reference.name} {ref_cost.macs / 1e6:.3g} MFLOPs; study {study_name!r} has {have} trained "
@@ -201,7 +207,14 @@ def run_search(
         bar = tqdm(total=todo, desc="search", unit="trial", file=sys.stderr, dynamic_ncols=True)
 
     class Source:
+        interrupted: threading.Event | None = None
+
+        def _check(self) -> None:
+            if self.interrupted is not None and self.interrupted.is_set():
+                raise KeyboardInterrupt("interrupted")
+
         def next_task(self) -> TrainTask | None:
+            self._check()
             if trained_count(study, training=True) >= options.trials:  # other workers may share the study
                 return None
             p = proposer.propose()
@@ -220,6 +233,7 @@ def run_search(
                              options.data_dir)
 
         def report(self, key: str, epoch: int, value: float) -> bool:
+            self._check()
             p = proposer.in_flight.get(key)
             if p is not None and p.run_id is not None:
                 tracker.log(p.run_id, metrics={"val_top1": value}, step=epoch)
@@ -245,12 +259,15 @@ def run_search(
                 if result.val_top1 is not None:
                     bar.set_postfix_str(f"#{p.trial.number} {outcome} val_top1={result.val_top1:.3f}")
 
+    source = Source()
     executor = make_executor(options.executor, address=options.address, cpus_per_trial=options.cpus_per_trial,
                              gpus_per_trial=options.gpus_per_trial, max_concurrent=todo or None)
     stop_beating = heartbeat_thread(proposer, HEARTBEAT_INTERVAL)
     epochs = int(options.train.get("epochs", 20))
     try:
-        executor.run_adaptive(Source(), todo, early_stopping=options.early_stopping, max_epochs=epochs)
+        with _ctrl_c_sticks() as interrupted:
+            source.interrupted = interrupted
+            executor.run_adaptive(source, todo, early_stopping=options.early_stopping, max_epochs=epochs)
     except BaseException:
         _interrupt(proposer, tracker, "interrupted (Ctrl-C or the executor stopped)")
         tracker.end_run(parent_id, "KILLED")
@@ -284,6 +301,27 @@ def run_search(
     tracker.end_run(parent_id, "FINISHED")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     return SearchResult(**{**result.__dict__, "files": files})
+
+
+@contextlib.contextmanager
+def _ctrl_c_sticks() -> Iterator[threading.Event]:
+    """A Ctrl-C that lands where Python drops exceptions (a ``__del__`` or weakref callback during a
+    GC pass prints "Exception ignored" and carries on) must still stop the search: the SIGINT
+    handler also sets an event that the search checks between epochs and trials."""
+    event = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield event
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        event.set()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield event
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _interrupt(proposer: Proposer, tracker: Tracker, reason: str) -> None:

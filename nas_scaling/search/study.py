@@ -35,7 +35,12 @@ def open_storage(url: str, *, heartbeat: int | None = None) -> optuna.storages.B
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(url.removeprefix("sqlite:///")).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"cannot open study storage {url!r}: cannot create folder {str(folder)!r} "
+                            f"({exc.strerror or exc})") from None
     try:
         beats: dict[str, Any] = {}
         if heartbeat is not None:

@@ -28,7 +28,13 @@ class MlflowTracker:
         logging.getLogger("mlflow").setLevel(logging.WARNING)
         if tracking_uri.startswith("sqlite:///"):
             db = Path(tracking_uri.removeprefix("sqlite:///"))
-            db.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                db.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                from nas_scaling.errors import UserError
+
+                raise UserError(f"cannot open MLflow tracking URI {tracking_uri!r}: cannot create folder "
+                                f"{str(db.parent)!r} ({exc.strerror or exc})") from None
         self.tracking_uri = tracking_uri
         self.client = MlflowClient(tracking_uri)
         found = self.client.get_experiment_by_name(experiment)
