@@ -34,10 +34,11 @@ if TYPE_CHECKING:
     import optuna
 
 __all__ = [
-    "OUTCOMES", "Proposal", "Proposer", "fail_stale", "heartbeat_thread", "retry_trial", "trained_count", "trial_row",
+    "OUTCOMES", "Proposal", "Proposer", "fail_stale", "heartbeat_thread", "pid_alive", "retry_trial", "trained_count",
+    "trial_row",
 ]
 
-OUTCOMES = ("complete", "pruned", "failed", "infeasible", "invalid", "duplicate", "stale", "interrupted")
+OUTCOMES = ("complete", "pruned", "failed", "infeasible", "invalid", "duplicate", "stale", "interrupted", "surplus")
 """``outcome`` user attribute of a finished trial. The first three were trained."""
 
 TRAINED = ("complete", "pruned", "failed")
@@ -63,7 +64,7 @@ def _owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -111,7 +112,7 @@ def fail_stale(study: optuna.Study, storage: optuna.storages.BaseStorage) -> lis
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         owner = str(t.user_attrs.get("owner", ""))
         name, _, pid = owner.rpartition(":")
-        if name != host or not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+        if name != host or not pid.isdigit() or int(pid) == os.getpid() or pid_alive(int(pid)):
             continue
         try:
             storage.set_trial_user_attr(t._trial_id, "outcome", "stale")
@@ -172,8 +173,21 @@ class Proposer:
         trial.set_user_attr("reason", reason)
         self.study.tell(trial, state=TrialState.FAIL)
 
-    def propose(self) -> Proposal | None:
-        """The next network to train, or ``None`` when the space gives nothing more."""
+    def _surplus(self, trial: optuna.trial.Trial, limit: int) -> bool:
+        """Whether ``limit`` trials are already trained or training ahead of ``trial`` (lower
+        numbers win), counting every worker of the study: then this one is not needed."""
+        ahead = 0
+        for t in self.study.get_trials(deepcopy=False):
+            if t.number >= trial.number:
+                continue
+            outcome = t.user_attrs.get("outcome")
+            if (outcome in TRAINED and t.state.is_finished()) or (outcome == "running" and not t.state.is_finished()):
+                ahead += 1
+        return ahead >= limit
+
+    def propose(self, *, limit: int | None = None) -> Proposal | None:
+        """The next network to train, or ``None`` when the space gives nothing more or (with
+        ``limit``) the study already has that many trials trained or training."""
         import optuna
 
         rejected_in_a_row = 0
@@ -190,6 +204,9 @@ class Proposer:
             trial = self.study.ask()
             trial.set_user_attr("owner", self.owner)
             trial.set_user_attr("outcome", "running")
+            if limit is not None and self._surplus(trial, limit):
+                self._tell_rejected(trial, "surplus", f"{limit} trials were already trained or training")
+                return None
             try:
                 spec = self.space.sample(trial, num_classes=self.num_classes, in_channels=self.in_channels,
                                          name=f"{self.space.name}-t{trial.number}")

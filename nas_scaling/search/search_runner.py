@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import json
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from nas_scaling.cost import Budget, count_cost
 from nas_scaling.errors import UserError
 from nas_scaling.search.executors import make_executor
-from nas_scaling.search.proposer import Proposer, fail_stale, heartbeat_thread, trained_count, trial_row
+from nas_scaling.search.proposer import Proposer, fail_stale, heartbeat_thread, pid_alive, trained_count, trial_row
 from nas_scaling.search.samplers import make_pruner, make_sampler, objectives
 from nas_scaling.search.space import SearchSpace, cheapest, resolve_resolution
 from nas_scaling.search.study import open_storage, open_study
@@ -217,7 +218,7 @@ def run_search(
             self._check()
             if trained_count(study, training=True) >= options.trials:  # other workers may share the study
                 return None
-            p = proposer.propose()
+            p = proposer.propose(limit=options.trials)
             if p is None:
                 return None
             run_id = tracker.start_run(f"{study_name}/{p.trial.number}", parent_id=parent_id, tags={
@@ -269,17 +270,19 @@ def run_search(
             source.interrupted = interrupted
             executor.run_adaptive(source, todo, early_stopping=options.early_stopping, max_epochs=epochs)
     except BaseException:
-        _interrupt(proposer, tracker, "interrupted (Ctrl-C or the executor stopped)")
-        tracker.end_run(parent_id, "KILLED")
-        scratch.cleanup()
+        try:  # a failure while cleaning up must not replace the interrupt itself
+            _interrupt(proposer, tracker, "interrupted (Ctrl-C or the executor stopped)")
+            tracker.end_run(parent_id, "KILLED")
+        except Exception as exc:  # the next start repairs what is left (stale trials, orphan runs)
+            log(f"search: cleaning up after the interrupt failed ({exc}); the next run repairs it")
         raise
     finally:
         stop_beating()
+        scratch.cleanup()
         if bar is not None:
             bar.close()
     if proposer.in_flight:  # pragma: no cover - executors finish or raise
         _interrupt(proposer, tracker, "the executor returned without finishing it")
-    scratch.cleanup()
     if proposer.exhausted:
         log(f"search: stopped drawing: {proposer.exhausted}")
 
@@ -305,17 +308,20 @@ def run_search(
 
 @contextlib.contextmanager
 def _ctrl_c_sticks() -> Iterator[threading.Event]:
-    """A Ctrl-C that lands where Python drops exceptions (a ``__del__`` or weakref callback during a
-    GC pass prints "Exception ignored" and carries on) must still stop the search: the SIGINT
-    handler also sets an event that the search checks between epochs and trials."""
+    """Ctrl-C sets an event that the search checks at safe points (each epoch's report, each new
+    trial) and stops there with KeyboardInterrupt; a second Ctrl-C raises at once. Raising from the
+    handler itself can land inside a database write (leaving SQLite locked for the cleanup) or in a
+    ``__del__``/weakref callback, where Python drops the exception and the search would go on."""
     event = threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield event
         return
 
     def handler(signum: int, frame: object) -> None:
+        if event.is_set():  # the second Ctrl-C stops at once
+            raise KeyboardInterrupt
         event.set()
-        raise KeyboardInterrupt
+        print("nas-scaling: stopping after the current epoch (Ctrl-C again to stop now)", file=sys.stderr)
 
     previous = signal.signal(signal.SIGINT, handler)
     try:
@@ -332,12 +338,19 @@ def _interrupt(proposer: Proposer, tracker: Tracker, reason: str) -> None:
 
 
 def _close_orphan_runs(tracker: Tracker, study: Any, study_name: str) -> None:
-    """Child runs still RUNNING whose trial is no longer running (a killed process) end as KILLED."""
-    from optuna.trial import TrialState
-
-    running = {str(t.number) for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+    """Child runs left RUNNING by a process that died end as KILLED: their trial was failed as stale
+    or interrupted, or its owner was on this host and is gone. A live worker's runs are left alone,
+    even between its ``tell`` and its ``end_run``."""
+    by_number = {str(t.number): t for t in study.get_trials(deepcopy=False)}
+    host = socket.gethostname()
     for run in tracker.find_runs({"kind": "found", "study": study_name}):
-        if run.status == "RUNNING" and run.tags.get("trial") not in running:
+        trial = by_number.get(run.tags.get("trial", ""))
+        if run.status != "RUNNING" or trial is None or not trial.state.is_finished():
+            continue
+        name, _, pid = str(trial.user_attrs.get("owner", "")).rpartition(":")
+        gone = trial.user_attrs.get("outcome") in ("stale", "interrupted") or (
+            name == host and pid.isdigit() and not pid_alive(int(pid)))
+        if gone:
             tracker.log(run.run_id, tags={"state": "interrupted", "status_reason": "its process died"})
             tracker.end_run(run.run_id, "KILLED")
 

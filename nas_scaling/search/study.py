@@ -6,6 +6,7 @@ can never leave a RUNNING trial behind; resuming means skipping keys already COM
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import warnings
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nas_scaling.errors import UserError
+from nas_scaling.locks import file_lock
 
 if TYPE_CHECKING:
     import optuna
@@ -34,8 +36,11 @@ def open_storage(url: str, *, heartbeat: int | None = None) -> optuna.storages.B
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    lock: Path | None = None
     if url.startswith("sqlite:///"):
-        folder = Path(url.removeprefix("sqlite:///")).parent
+        db = Path(url.removeprefix("sqlite:///"))
+        folder = db.parent
+        lock = db.with_name(db.name + ".lock")
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -51,7 +56,7 @@ def open_storage(url: str, *, heartbeat: int | None = None) -> optuna.storages.B
                 "heartbeat_interval": heartbeat, "grace_period": 6 * heartbeat,
                 "heartbeat_stale_trial_callback": _quiet(optuna.storages.RetryHeartbeatStaleTrialCallback, MAX_RETRIES),
             }
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), file_lock(lock) if lock is not None else contextlib.nullcontext():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.storages.RDBStorage(
                 url, engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None, **beats

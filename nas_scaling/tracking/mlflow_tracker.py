@@ -3,9 +3,11 @@ safe to use from callbacks and needs no global active run)."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
+from nas_scaling.locks import file_lock
 from nas_scaling.tracking.base import RunRecord
 
 __all__ = ["DEFAULT_TRACKING_URI", "MlflowTracker"]
@@ -26,6 +28,7 @@ class MlflowTracker:
 
         logging.getLogger("alembic").setLevel(logging.WARNING)
         logging.getLogger("mlflow").setLevel(logging.WARNING)
+        lock: Path | None = None
         if tracking_uri.startswith("sqlite:///"):
             db = Path(tracking_uri.removeprefix("sqlite:///"))
             try:
@@ -35,8 +38,13 @@ class MlflowTracker:
 
                 raise UserError(f"cannot open MLflow tracking URI {tracking_uri!r}: cannot create folder "
                                 f"{str(db.parent)!r} ({exc.strerror or exc})") from None
+            lock = db.with_name(db.name + ".lock")
         self.tracking_uri = tracking_uri
-        self.client = MlflowClient(tracking_uri)
+        with file_lock(lock) if lock is not None else contextlib.nullcontext():  # one schema migration at a time
+            self.client = MlflowClient(tracking_uri)
+            self._open_experiment(experiment, artifact_root)
+
+    def _open_experiment(self, experiment: str, artifact_root: Path | None) -> None:
         found = self.client.get_experiment_by_name(experiment)
         if found is not None:
             self.experiment_id = found.experiment_id

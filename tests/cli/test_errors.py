@@ -114,3 +114,136 @@ def test_help_does_not_import_torch() -> None:
     code = "import sys; from nas_scaling.cli.main import build_parser; build_parser(); print('torch' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "False"
+
+
+# --- search: options and space files ----------------------------------------------------------------
+
+GOOD_SPACE = """\
+name: tiny
+reference: efficientnet_tiny
+resolution: 16
+width: {low: 0.75, high: 1.0, step: 0.25}
+stem: {channels: [8, 16], kernel: 3, stride: 1, act: silu}
+stages:
+  - kinds: [mbconv, conv]
+    stride: 2
+    mbconv: {channels: [16, 24], expand: [1, 3], se: 0.0}
+    conv: {channels: [16, 32]}
+head: {conv: null, dropout: 0.0}
+"""
+
+
+@pytest.fixture
+def space_files(tmp_path: Path) -> dict[str, str]:
+    """Space files (good and broken, each one mistake) and a plain file, by name; paths as strings."""
+    texts = {
+        "good": GOOD_SPACE,
+        "unknown_kind": GOOD_SPACE.replace("kinds: [mbconv, conv]", "kinds: [mbconv, capsule]"),
+        "low_high": GOOD_SPACE.replace("conv: {channels: [16, 32]}", "conv: {channels: {low: 32, high: 16}}"),
+        "unknown_key": GOOD_SPACE + "colour: blue\n",
+        "bad_dist_field": GOOD_SPACE.replace("step: 0.25}", "stpe: 0.25}"),
+        "stride3": GOOD_SPACE.replace("stride: 2", "stride: 3"),
+        "yaml_error": GOOD_SPACE.replace("stages:", "stages: [", 1),
+        "not_a_mapping": "- just\n- a list\n",
+        "no_reference": GOOD_SPACE.replace("reference: efficientnet_tiny\n", ""),
+        "missing_reference": GOOD_SPACE.replace("reference: efficientnet_tiny", "reference: nowhere/ref.yaml"),
+        "continuous": GOOD_SPACE.replace(", step: 0.25}", "}"),
+    }
+    out = {}
+    for name, text in texts.items():
+        assert text != GOOD_SPACE or name == "good"
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(text)
+        out[name] = str(path)
+    (tmp_path / "a_file").write_text("not a folder\n")
+    out["a_file"] = str(tmp_path / "a_file")
+    out["tmp"] = str(tmp_path)
+    return out
+
+
+def _search(*options: str, space: str = "{good}") -> list[str]:
+    return ["search", "--space", space, "--budget", "2xFLOPS", "--executor", "local", *options]
+
+
+SEARCH_CASES = [
+    (["search", "--space", "nope.yaml", "--budget", "2xFLOPS"], "search space file 'nope.yaml' does not exist"),
+    (["search", "--space", "{tmp}", "--budget", "2xFLOPS"], "search space file '{tmp}'"),
+    (["search", "--budget", "2xFLOPS"], "the following arguments are required: --space"),
+    (_search(space="{unknown_kind}"), "stages[0].kinds: block kind must be one of conv, dwsep, mbconv, residual, "
+     "fire, dense, inception, got 'capsule'"),
+    (_search(space="{low_high}"), "stages[0].conv.channels: low must be <= high, got low=32 high=16"),
+    (_search(space="{unknown_key}"), "colour: unknown key"),
+    (_search(space="{bad_dist_field}"), "width: unknown distribution field 'stpe'"),
+    (_search(space="{stride3}"), "stages[0].stride must be 1 or 2, got 3"),
+    (_search(space="{yaml_error}"), "is not valid YAML"),
+    (_search(space="{not_a_mapping}"), "a search space must be a mapping, got list"),
+    (_search(space="{no_reference}"), "reference: a space must name the network"),
+    (_search(space="{missing_reference}"), "nowhere/ref.yaml"),
+    (_search("--trials", "0"), "argument --trials: must be a positive integer, got '0'"),
+    (_search("--trials", "abc"), "argument --trials: must be a positive integer, got 'abc'"),
+    (_search("--sampler", "bogus"), "argument --sampler: invalid choice: 'bogus'"),
+    (["search", "--space", "{good}", "--budget", "2x"], "budget must look like"),
+    (["search", "--space", "{good}", "--budget", "2xFOO"], "got '2xFOO'"),
+    (["search", "--space", "{good}", "--budget", "0.001xFLOPS", "--executor", "local"],
+     "budget 0.001xFLOPS"),
+    (["search", "--space", "{good}", "--budget", "2xFLOPS,100params", "--executor", "local"],
+     "is below the cheapest network of space 'tiny'"),
+    (_search("--storage", "bogus://nowhere"), "cannot open study storage 'bogus://nowhere'"),
+    (_search("--storage", "sqlite:///{a_file}/studies.db"), "sqlite:///{a_file}/studies.db"),
+    (_search("--epochs", "0"), "argument --epochs: must be a positive integer, got '0'"),
+    (_search("--epochs=-3"), "argument --epochs: must be a positive integer, got '-3'"),
+    (_search("--batch-size", "0"), "argument --batch-size: must be a positive integer, got '0'"),
+    (_search("--seed", "-1"), "argument --seed: must be an integer >= 0, got '-1'"),
+    (_search("--gpus-per-trial", "-1"), "argument --gpus-per-trial: must be a number >= 0, got '-1'"),
+    (_search("--gpus-per-trial", "abc"), "argument --gpus-per-trial: must be a number >= 0, got 'abc'"),
+    (_search("--cpus-per-trial", "0"), "argument --cpus-per-trial: must be a positive number, got '0'"),
+    (_search("--sampler", "grid", space="{continuous}"),
+     "sampler 'grid' needs a finite space, but width is a continuous range"),
+    (_search("--dataset", "imagenet22k"), "unknown dataset 'imagenet22k'"),
+    (_search("--dataset", "imagefolder:/nonexistent/images"), "image folder /nonexistent/images does not exist"),
+    (_search("--dataset", "cifar10", "--data-dir", "/nonexistent/data"), "/nonexistent/data"),
+    (["search", "--space", "{good}", "--budget", "2xFLOPS", "--executor", "bogus"],
+     "argument --executor: invalid choice: 'bogus'"),
+]
+
+
+@pytest.mark.parametrize(("argv", "expect"), SEARCH_CASES, ids=[" ".join(a) for a, _ in SEARCH_CASES])
+def test_bad_search_options(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    space_files: dict[str, str], argv: list[str], expect: str,
+) -> None:
+    """Every case fails before any training (a few after loading the data), in a scratch folder."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    _one_line_error(capsys, [a.format(**space_files) for a in argv], expect.format(**space_files))
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("argv", [
+    _search("--budget", "0.001xFLOPS"),
+    _search("--sampler", "grid", space="{continuous}"),
+], ids=["budget nothing meets", "grid on a continuous space"])
+def test_a_refused_search_leaves_no_study_behind(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    space_files: dict[str, str], argv: list[str],
+) -> None:
+    """A refused command must not create the study: the corrected command (same default study name, a
+    fixed space file) would then be refused as 'made with space_sha256=...'."""
+    import optuna
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    assert main([a.format(**space_files) for a in argv]) == 2
+    capsys.readouterr()
+    db = tmp_path / "studies" / "studies.db"
+    assert not db.exists() or not optuna.get_all_study_names(f"sqlite:///{db}")
+
+
+def test_search_with_an_unusable_tracking_uri_is_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    space_files: dict[str, str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{space_files['a_file']}/mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    _one_line_error(capsys, _search(space=space_files["good"]), uri)
