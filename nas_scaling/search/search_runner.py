@@ -164,10 +164,8 @@ def run_search(
             "failed and queued again")
     have = trained_count(study)
     todo = max(0, options.trials - have)
-    # A resumed sampler must not replay the draws of the first run: its seed moves on with the
-    # study, except the grid's, whose seed fixes the order of grid ids stored in the trials.
-    shift = 0 if options.sampler == "grid" else len(study.trials)
-    study.sampler = make_sampler(options.sampler, seed=options.seed + shift, space=space, trials=options.trials)
+    # Seeded per draw (grid: per grid order), so a resumed search draws what an uninterrupted one would.
+    study.sampler = make_sampler(options.sampler, seed=options.seed, space=space, trials=options.trials)
     study.pruner = make_pruner(multi_objective=len(directions) > 1, enabled=options.early_stopping)
     log(f"search: space {space.name!r}, sampler {options.sampler}, budget {options.budget} = {limits}; "
         f"reference {reference.name} {ref_cost.macs / 1e6:.3g} MFLOPs; study {study_name!r} has {have} trained "

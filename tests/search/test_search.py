@@ -224,3 +224,35 @@ def test_grid_sampler_walks_a_finite_space_and_random_is_seeded(
         return [t.user_attrs["arch"] for t in _study(tmp_path, study).trials if "arch" in t.user_attrs]
 
     assert drawn("r1") == drawn("r2")  # same seed, same architectures
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "random"])
+def test_an_interrupted_and_resumed_search_trains_what_an_uninterrupted_one_does(
+    tmp_path: Path, micro_space: Path, micro_base: NetworkSpec, mlflow_tracker: MlflowTracker,
+    monkeypatch: pytest.MonkeyPatch, sampler: str,
+) -> None:
+    from nas_scaling.search import executors
+
+    def complete(study: str) -> list[tuple[str, float]]:
+        return sorted((t.user_attrs["arch"], t.value) for t in _study(tmp_path, study).trials
+                      if t.user_attrs.get("outcome") == "complete")
+
+    kw: dict[str, object] = dict(sampler=sampler, trials=5, early_stopping=False)
+    _search(tmp_path, micro_space, micro_base, mlflow_tracker, study="whole", **kw)
+
+    real = executors.run_task
+    calls: list[str] = []
+
+    def run_task(task, **options):  # type: ignore[no-untyped-def]
+        calls.append(task.key)
+        if len(calls) == 3:  # Ctrl-C while the third trial trains
+            raise KeyboardInterrupt
+        return real(task, **options)
+
+    monkeypatch.setattr(executors, "run_task", run_task)
+    with pytest.raises(KeyboardInterrupt):
+        _search(tmp_path, micro_space, micro_base, mlflow_tracker, study="cut", **kw)
+    monkeypatch.setattr(executors, "run_task", real)
+    assert len(complete("cut")) == 2
+    _search(tmp_path, micro_space, micro_base, mlflow_tracker, study="cut", **kw)
+    assert complete("cut") == complete("whole")
