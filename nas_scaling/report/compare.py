@@ -56,6 +56,7 @@ def _sqlite_path(uri: str) -> Path | None:
 def load_runs(tracking_uri: str, experiment: str) -> pd.DataFrame:
     """The finished grid/found/handcrafted runs of ``experiment``, sorted by val_top1 descending."""
     import logging
+    import os
 
     import mlflow
     import pandas as pd
@@ -70,11 +71,18 @@ def load_runs(tracking_uri: str, experiment: str) -> pd.DataFrame:
     if MlflowClient(tracking_uri).get_experiment_by_name(experiment) is None:
         raise UserError(f"unknown experiment {experiment!r} at {tracking_uri}; the commands log to 'nas-scaling'")
     previous = mlflow.get_tracking_uri()
+    env_before = os.environ.get("MLFLOW_TRACKING_URI")
     mlflow.set_tracking_uri(tracking_uri)
     try:
         raw = mlflow.search_runs(experiment_names=[experiment], output_format="pandas", max_results=100_000)
     finally:
+        # set_tracking_uri also exports MLFLOW_TRACKING_URI; leave the environment as it was, or
+        # every later command in this process would log to the store of this comparison
         mlflow.set_tracking_uri(previous)
+        if env_before is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = env_before
     assert isinstance(raw, pd.DataFrame)
     kind = raw.get("tags.kind", pd.Series([None] * len(raw), index=raw.index, dtype=object))
     raw = raw[(raw["status"] == "FINISHED") & kind.isin(KINDS)]

@@ -110,3 +110,18 @@ def test_no_runs_is_one_line(uri: str, tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["compare", "--experiment", "other"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "unknown experiment 'other'" in err
+
+
+def test_loading_runs_leaves_the_environment_alone(runs: None, uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI; a comparison must not leave it behind, or
+    every later command of the process would log to the compared store."""
+    import os
+
+    from nas_scaling.report.compare import load_runs
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    assert len(load_runs(uri, "nas-scaling")) == len(RUNS)
+    assert "MLFLOW_TRACKING_URI" not in os.environ
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///elsewhere.db")
+    load_runs(uri, "nas-scaling")
+    assert os.environ["MLFLOW_TRACKING_URI"] == "sqlite:///elsewhere.db"

@@ -98,9 +98,9 @@ def test_search_local_records_trials_runs_and_outputs_then_resumes(
 def test_draws_over_the_budget_are_rejected_without_training(
     tmp_path: Path, micro_space: Path, micro_base: NetworkSpec, mlflow_tracker: MlflowTracker,
 ) -> None:
-    result = _search(tmp_path, micro_space, micro_base, mlflow_tracker, budget=parse_budget("0.5xFLOPS"), trials=2,
+    result = _search(tmp_path, micro_space, micro_base, mlflow_tracker, budget=parse_budget("0.3xFLOPS"), trials=2,
                      early_stopping=False)
-    limit = 0.5 * count_cost(micro_base).macs
+    limit = 0.3 * count_cost(micro_base).macs
     study = _study(tmp_path)
     infeasible = [t for t in study.trials if t.user_attrs.get("outcome") == "infeasible"]
     assert result.counts["infeasible"] == len(infeasible) > 0
