@@ -173,6 +173,7 @@ def test_search_cli_then_train_the_best(
     tmp_path: Path, micro_space: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # the default store is what is checked here
     code = main(["search", "--space", str(micro_space), "--budget", "1xFLOPS", "--trials", "2", "--executor", "local",
                  "--epochs", "1", "--no-progress", "--output", "found"])
     out = capsys.readouterr().out
