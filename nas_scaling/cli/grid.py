@@ -6,23 +6,22 @@ import argparse
 import os
 from pathlib import Path
 
-from nas_scaling.cli.common import add_format, emit, load_arch, positive_float, positive_int, print_table
+from nas_scaling.cli.common import (
+    add_format,
+    emit,
+    load_arch,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    print_table,
+)
 from nas_scaling.cli.proxies import add_prescreen_args, prescreen_options
 from nas_scaling.scaling.grid import DEFAULT_MAX_CANDIDATES, DEFAULT_STEP, DEFAULT_TOLERANCE
 
 __all__ = ["DEFAULT_BASE", "add_parser"]
 
 DEFAULT_BASE = "efficientnet_tiny"
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
-    return value
 
 
 def _fraction(text: str) -> float:
@@ -49,11 +48,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--step", type=positive_float, default=DEFAULT_STEP, help="grid step of alpha, beta, gamma")
     p.add_argument("--tolerance", type=_fraction, default=DEFAULT_TOLERANCE, help="relative distance of the real "
                    f"FLOP factor from the budget a candidate may have (default {DEFAULT_TOLERANCE})")
-    p.add_argument("--max-candidates", type=_non_negative_int, default=DEFAULT_MAX_CANDIDATES,
+    p.add_argument("--max-candidates", type=non_negative_int, default=DEFAULT_MAX_CANDIDATES,
                    help="train at most this many distinct networks, spread over the grid (0 = all; "
                    f"default {DEFAULT_MAX_CANDIDATES})")
     p.add_argument("--seeds", type=positive_int, default=1, help="trainings per candidate (mean and std)")
-    p.add_argument("--seed", type=_non_negative_int, default=0, help="first seed")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="first seed")
     p.add_argument("--epochs", type=positive_int, default=None, help="proxy training epochs")
     p.add_argument("--batch-size", type=positive_int, default=None)
     p.add_argument("--phi-max", type=positive_int, default=7, help="extrapolate phi = 1..N (default 7)")
@@ -62,7 +61,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--executor", choices=["ray", "local"], default="ray")
     p.add_argument("--address", default=None, help="join this Ray cluster (default: start Ray here)")
     p.add_argument("--cpus-per-trial", type=positive_float, default=1.0)
-    p.add_argument("--gpus-per-trial", type=float, default=0.0)
+    p.add_argument("--gpus-per-trial", type=non_negative_float, default=0.0, help="may be fractional (0.25)")
     p.add_argument("--output", type=Path, default=None,
                    help="write the result as JSON here, the plot beside it (default runs/<study>/grid.json)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -78,15 +77,12 @@ GRID_EPOCHS = 3
 def run(args: argparse.Namespace) -> int:
     from nas_scaling.cost import parse_budget
     from nas_scaling.data import load_dataset
-    from nas_scaling.errors import UserError
     from nas_scaling.search.grid_runner import GridOptions, run_grid
     from nas_scaling.search.study import DEFAULT_STORAGE
     from nas_scaling.tracking import DEFAULT_TRACKING_URI, MlflowTracker
 
     budget = parse_budget(args.budget)
     prescreen = prescreen_options(args, default_top=args.max_candidates or None)
-    if args.gpus_per_trial < 0:
-        raise UserError(f"--gpus-per-trial must be >= 0, got {args.gpus_per_trial!r}")
     base = load_arch(args.base)
     data = load_dataset(args.dataset, resolution=base.resolution, in_channels=base.in_channels,
                         data_dir=Path(args.data_dir) if args.data_dir else None)

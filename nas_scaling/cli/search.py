@@ -6,33 +6,22 @@ import argparse
 import os
 from pathlib import Path
 
-from nas_scaling.cli.common import add_format, emit, load_arch, positive_float, positive_int, print_table
+from nas_scaling.cli.common import (
+    add_format,
+    emit,
+    load_arch,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    print_table,
+)
 from nas_scaling.cli.proxies import add_prescreen_args, prescreen_options
 
 __all__ = ["SEARCH_EPOCHS", "add_parser"]
 
 SEARCH_EPOCHS = 3
 """Epochs per trial by default (the grid's proxy schedule); ASHA may stop a trial after 1."""
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}")
-    return value
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -52,7 +41,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    help="trained trials the study should hold (a rerun trains only the missing ones)")
     p.add_argument("--sampler", choices=list(SAMPLERS), default="tpe",
                    help="tpe (default), nsga2 (accuracy and MACs: Pareto front), random, grid (finite spaces)")
-    p.add_argument("--seed", type=_non_negative_int, default=0, help="sampler and training seed")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="sampler and training seed")
     p.add_argument("--dataset", default="digits", help="digits (default, embedded), mnist, cifar10, ..., "
                    "imagefolder:PATH or fake")
     p.add_argument("--data-dir", default=None, help="where torchvision datasets live")
@@ -64,7 +53,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--executor", choices=["ray", "local"], default="ray")
     p.add_argument("--address", default=None, help="join this Ray cluster (default: start Ray here)")
     p.add_argument("--cpus-per-trial", type=positive_float, default=1.0)
-    p.add_argument("--gpus-per-trial", type=_non_negative_float, default=0.0, help="may be fractional (0.25)")
+    p.add_argument("--gpus-per-trial", type=non_negative_float, default=0.0, help="may be fractional (0.25)")
     p.add_argument("--output", type=Path, default=None,
                    help="write best.yaml, pareto/*.yaml (nsga2) and summary.json here (default runs/<study>/)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
