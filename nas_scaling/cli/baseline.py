@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -58,7 +57,7 @@ def resolve_spec(arch: str, *, dataset: str, small: bool) -> NetworkSpec:
 def run(args: argparse.Namespace) -> int:
     from nas_scaling.data import load_dataset
     from nas_scaling.search.baseline import BaselineOptions, run_baselines
-    from nas_scaling.tracking import DEFAULT_TRACKING_URI, MlflowTracker
+    from nas_scaling.tracking import open_tracker
 
     specs = [resolve_spec(a, dataset=args.dataset, small=args.small) for a in args.arch]
     classes: dict[tuple[int, int], int] = {}
@@ -74,9 +73,7 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_size:
         train["batch_size"] = args.batch_size
     options = BaselineOptions(dataset=args.dataset, data_dir=args.data_dir, seeds=args.seeds, train=train)
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
-    tracker = MlflowTracker(uri, experiment="nas-scaling",
-                            artifact_root=Path("mlruns/artifacts") if uri == DEFAULT_TRACKING_URI else None)
+    tracker = open_tracker()
     results = run_baselines(adapted, options, tracker=tracker)
     if args.format == "json":
         emit([r.to_json() for r in results])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -34,9 +33,9 @@ def run(args: argparse.Namespace) -> int:
     if args.reference is not None:
         return _run_reference(args)
     from nas_scaling.report import format_csv, format_markdown, load_runs, plot_runs, table_rows
-    from nas_scaling.tracking import DEFAULT_TRACKING_URI
+    from nas_scaling.tracking import resolve_tracking_uri
 
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    uri = resolve_tracking_uri()
     table = load_runs(uri, args.experiment)
     if args.format == "json":
         emit(table_rows(table))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from nas_scaling.cli.common import (
@@ -71,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     from nas_scaling.search.search_runner import SearchOptions, default_study_name, run_search
     from nas_scaling.search.space import load_space
     from nas_scaling.search.study import DEFAULT_STORAGE
-    from nas_scaling.tracking import DEFAULT_TRACKING_URI, MlflowTracker
+    from nas_scaling.tracking import open_tracker
 
     budget = parse_budget(args.budget)
     prescreen = prescreen_options(args, default_top=args.trials, most=("--trials", args.trials))
@@ -98,9 +97,7 @@ def run(args: argparse.Namespace) -> int:
         cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial, progress=not args.no_progress,
         prescreen=prescreen,
     )
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
-    tracker = MlflowTracker(uri, experiment="nas-scaling",
-                            artifact_root=Path("mlruns/artifacts") if uri == DEFAULT_TRACKING_URI else None)
+    tracker = open_tracker()
     output = args.output or Path("runs") / (args.study or default_study_name(space, options))
     result = run_search(space, reference, options, tracker=tracker, num_classes=data.num_classes,
                         in_channels=in_channels, output=output)

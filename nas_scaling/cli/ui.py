@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 from nas_scaling.cli.common import int_range
 
@@ -30,12 +29,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 def run(args: argparse.Namespace) -> int:
-    from nas_scaling.report.ui import default_artifact_root, serve_ui
+    from nas_scaling.report.ui import serve_ui
     from nas_scaling.search.study import DEFAULT_STORAGE
-    from nas_scaling.tracking import DEFAULT_TRACKING_URI
+    from nas_scaling.tracking import artifact_root_for, resolve_tracking_uri
 
-    uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    uri = resolve_tracking_uri(args.tracking_uri)
     return serve_ui(
-        storage=args.storage or DEFAULT_STORAGE, tracking_uri=uri, artifact_root=default_artifact_root(uri),
+        storage=args.storage or DEFAULT_STORAGE, tracking_uri=uri, artifact_root=artifact_root_for(uri),
         host=args.host, mlflow_port=args.mlflow_port, dashboard_port=args.dashboard_port,
     )

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from nas_scaling.errors import UserError
 
-__all__ = ["Server", "check_port", "default_artifact_root", "serve_ui", "stop_servers", "wait_http"]
+__all__ = ["Server", "check_port", "serve_ui", "stop_servers", "wait_http"]
 
 
 @dataclass
@@ -46,13 +46,6 @@ def check_port(host: str, port: int, option: str) -> None:
             sock.bind((host, port))
         except OSError as exc:
             raise UserError(f"{option} {port} on {host} is not available: {exc.strerror or exc}") from None
-
-
-def default_artifact_root(tracking_uri: str) -> Path | None:
-    """``artifacts/`` beside a SQLite tracking database (as the grid command uses), else None."""
-    if tracking_uri.startswith("sqlite:///"):
-        return Path(tracking_uri.removeprefix("sqlite:///")).parent / "artifacts"
-    return None
 
 
 def _probe_host(host: str) -> str:

@@ -3,6 +3,21 @@
 from __future__ import annotations
 
 from nas_scaling.tracking.base import MemoryTracker, RunRecord, Tracker
-from nas_scaling.tracking.mlflow_tracker import DEFAULT_TRACKING_URI, MlflowTracker
+from nas_scaling.tracking.mlflow_tracker import (
+    DEFAULT_TRACKING_URI,
+    MlflowTracker,
+    artifact_root_for,
+    open_tracker,
+    resolve_tracking_uri,
+)
 
-__all__ = ["DEFAULT_TRACKING_URI", "MemoryTracker", "MlflowTracker", "RunRecord", "Tracker"]
+__all__ = [
+    "DEFAULT_TRACKING_URI",
+    "MemoryTracker",
+    "MlflowTracker",
+    "RunRecord",
+    "Tracker",
+    "artifact_root_for",
+    "open_tracker",
+    "resolve_tracking_uri",
+]
