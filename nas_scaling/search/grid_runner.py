@@ -31,7 +31,7 @@ from nas_scaling.search.executors import make_executor
 from nas_scaling.search.study import completed_by_key, open_study, record_trial
 from nas_scaling.search.work import TaskResult, TrainTask
 from nas_scaling.spec import NetworkSpec, network_to_compact, save_spec, spec_to_dict
-from nas_scaling.tracking import Tracker
+from nas_scaling.tracking import Tracker, open_parent_run
 
 if TYPE_CHECKING:
     from nas_scaling.proxies.prescreen import PrescreenOptions
@@ -166,13 +166,8 @@ def run_grid(
     study = open_study(study_name, options.storage, config=_study_config(base, options))
     done = completed_by_key(study)
 
-    parent_tags = {"kind": "grid-parent", "study": study_name}
-    parents = [r for r in tracker.find_runs(parent_tags) if r.parent_id is None]
-    if parents:
-        parent_id = parents[0].run_id
-        tracker.resume_run(parent_id)
-    else:
-        parent_id = tracker.start_run(study_name, tags=parent_tags)
+    parent_id, made = open_parent_run(tracker, study_name, {"kind": "grid-parent", "study": study_name})
+    if made:
         tracker.log(parent_id, params={
             "base": base.name, "budget": str(options.budget), "dataset": options.dataset, "step": options.step,
             "tolerance": options.tolerance, "seeds": options.seeds, "executor": options.executor,

@@ -29,7 +29,7 @@ from nas_scaling.search.space import SearchSpace, cheapest, resolve_resolution
 from nas_scaling.search.study import open_storage, open_study
 from nas_scaling.search.work import TaskResult, TrainTask
 from nas_scaling.spec import NetworkSpec, save_spec, spec_from_dict, spec_to_dict
-from nas_scaling.tracking import Tracker
+from nas_scaling.tracking import Tracker, open_parent_run
 
 if TYPE_CHECKING:
     from nas_scaling.proxies.prescreen import PrescreenOptions
@@ -178,13 +178,8 @@ def run_search(
                     log=log)
 
     # MLflow: one parent per study (resumed), children for trained trials.
-    parent_tags = {"kind": "search-parent", "study": study_name}
-    parents = [r for r in tracker.find_runs(parent_tags) if r.parent_id is None]
-    if parents:
-        parent_id = parents[0].run_id
-        tracker.resume_run(parent_id)
-    else:
-        parent_id = tracker.start_run(study_name, tags=parent_tags)
+    parent_id, made = open_parent_run(tracker, study_name, {"kind": "search-parent", "study": study_name})
+    if made:
         tracker.log(parent_id, params={
             "space": space.name, "budget": str(options.budget), "sampler": options.sampler, "seed": options.seed,
             "dataset": options.dataset, "executor": options.executor, "reference": reference.name,

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-__all__ = ["MemoryTracker", "RunRecord", "Tracker"]
+__all__ = ["MemoryTracker", "RunRecord", "Tracker", "open_parent_run"]
 
 
 @dataclass
@@ -19,6 +19,8 @@ class RunRecord:
     metrics: dict[str, float] = field(default_factory=dict)
     artifacts: list[str] = field(default_factory=list)
     parent_id: str | None = None
+    start_time: int = 0
+    """Milliseconds since the epoch (MLflow's start time); orders runs made by different processes."""
 
 
 class Tracker(Protocol):
@@ -39,16 +41,42 @@ class Tracker(Protocol):
 
     def find_runs(self, tags: dict[str, str]) -> list[RunRecord]: ...
 
+    def delete_run(self, run_id: str) -> None: ...
+
+
+def open_parent_run(tracker: Tracker, name: str, tags: dict[str, str]) -> tuple[str, bool]:
+    """The one top-level run with ``tags`` (a study's parent run), resumed or made; ``(run_id, made)``.
+
+    Several workers may start on one study at once. Each makes its run only if it finds none; if two
+    made one in the same moment, all of them keep the earliest (start time, then id) and the others'
+    are deleted, so the study ends with one parent whatever the store (no lock needed)."""
+    found = [r for r in tracker.find_runs(tags) if r.parent_id is None]
+    if found:
+        run_id = min(found, key=lambda r: (r.start_time, r.run_id)).run_id
+        tracker.resume_run(run_id)
+        return run_id, False
+    mine = tracker.start_run(name, tags=tags)
+    found = [r for r in tracker.find_runs(tags) if r.parent_id is None]
+    first = min(found, key=lambda r: (r.start_time, r.run_id)).run_id
+    if first == mine:
+        return mine, True
+    tracker.delete_run(mine)
+    tracker.resume_run(first)
+    return first, False
+
 
 class MemoryTracker:
     """An in-memory :class:`Tracker` for unit tests."""
 
     def __init__(self) -> None:
         self.runs: dict[str, RunRecord] = {}
+        self._made = 0
 
     def start_run(self, name: str, *, tags: dict[str, str], parent_id: str | None = None) -> str:
-        run_id = f"run{len(self.runs)}"
-        self.runs[run_id] = RunRecord(run_id, name, "RUNNING", dict(tags), parent_id=parent_id)
+        self._made += 1
+        run_id = f"run{self._made - 1}"
+        self.runs[run_id] = RunRecord(run_id, name, "RUNNING", dict(tags), parent_id=parent_id,
+                                      start_time=self._made)
         return run_id
 
     def resume_run(self, run_id: str) -> None:
@@ -71,3 +99,6 @@ class MemoryTracker:
 
     def find_runs(self, tags: dict[str, str]) -> list[RunRecord]:
         return [r for r in self.runs.values() if all(r.tags.get(k) == v for k, v in tags.items())]
+
+    def delete_run(self, run_id: str) -> None:
+        del self.runs[run_id]

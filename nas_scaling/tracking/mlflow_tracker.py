@@ -117,6 +117,9 @@ class MlflowTracker:
     def end_run(self, run_id: str, status: str = "FINISHED") -> None:
         self.client.set_terminated(run_id, status=status)
 
+    def delete_run(self, run_id: str) -> None:
+        self.client.delete_run(run_id)
+
     def find_runs(self, tags: dict[str, str]) -> list[RunRecord]:
         from mlflow.entities import ViewType
 
@@ -133,6 +136,7 @@ class MlflowTracker:
                 params=dict(r.data.params),
                 metrics=dict(r.data.metrics),
                 parent_id=r.data.tags.get("mlflow.parentRunId"),
+                start_time=int(r.info.start_time or 0),
             )
             for r in runs
         ]

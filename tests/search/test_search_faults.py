@@ -292,7 +292,7 @@ def test_ctrl_c_inside_an_mlflow_write_still_interrupts_cleanly(
     nothing left RUNNING (today: "database is locked", a traceback, runs left RUNNING)."""
     from sqlalchemy import event
 
-    import nas_scaling.tracking
+    import nas_scaling.tracking.mlflow_tracker
 
     armed = {"on": False, "fired": False}
 
@@ -311,7 +311,7 @@ def test_ctrl_c_inside_an_mlflow_write_still_interrupts_cleanly(
             armed["on"] = armed["on"] or (tags.get("kind") == "found" and tags.get("trial") == "1")
             return run_id
 
-    monkeypatch.setattr(nas_scaling.tracking, "MlflowTracker", Tracker)
+    monkeypatch.setattr(nas_scaling.tracking.mlflow_tracker, "MlflowTracker", Tracker)  # what open_tracker makes
     assert _cli_search(tmp_path, monkeypatch) == 130
     assert armed["fired"]
     monkeypatch.undo()
