@@ -16,8 +16,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FORMATS",
+    "add_execution_args",
     "add_format",
     "emit",
+    "execution_kwargs",
     "int_range",
     "load_arch",
     "non_negative_float",
@@ -87,6 +89,28 @@ def int_range(low: int, high: int, what: str = "an integer") -> Callable[[str], 
 
 def add_format(parser: argparse.ArgumentParser, choices: Sequence[str] = FORMATS) -> None:
     parser.add_argument("--format", choices=list(choices), default=choices[0], help="output format")
+
+
+def add_execution_args(parser: argparse.ArgumentParser, *, study_help: str) -> None:
+    """Where the study lives and where trials run: the options ``grid`` and ``search`` share."""
+    parser.add_argument("--study", default=None, help=study_help)
+    parser.add_argument("--storage", default=None, help="Optuna storage URL (default sqlite:///studies/studies.db)")
+    parser.add_argument("--executor", choices=["ray", "local"], default="ray")
+    parser.add_argument("--address", default=None, help="join this Ray cluster (default: start Ray here)")
+    parser.add_argument("--cpus-per-trial", type=positive_float, default=1.0)
+    parser.add_argument("--gpus-per-trial", type=non_negative_float, default=0.0, help="may be fractional (0.25)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def execution_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The :class:`~nas_scaling.search.executors.ExecutionOptions` fields from :func:`add_execution_args`'s options."""
+    from nas_scaling.search.study import DEFAULT_STORAGE
+
+    return {
+        "study": args.study, "storage": args.storage or DEFAULT_STORAGE, "executor": args.executor,
+        "address": args.address, "cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial,
+        "progress": not args.no_progress,
+    }
 
 
 def load_arch(arch: str, *, num_classes: int | None = None, in_channels: int | None = None) -> NetworkSpec:

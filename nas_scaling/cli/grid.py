@@ -6,10 +6,11 @@ import argparse
 from pathlib import Path
 
 from nas_scaling.cli.common import (
+    add_execution_args,
     add_format,
     emit,
+    execution_kwargs,
     load_arch,
-    non_negative_float,
     non_negative_int,
     positive_float,
     positive_int,
@@ -55,15 +56,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--epochs", type=positive_int, default=None, help="proxy training epochs")
     p.add_argument("--batch-size", type=positive_int, default=None)
     p.add_argument("--phi-max", type=positive_int, default=7, help="extrapolate phi = 1..N (default 7)")
-    p.add_argument("--study", default=None, help="study name (default from base, budget and dataset)")
-    p.add_argument("--storage", default=None, help="Optuna storage URL (default sqlite:///studies/studies.db)")
-    p.add_argument("--executor", choices=["ray", "local"], default="ray")
-    p.add_argument("--address", default=None, help="join this Ray cluster (default: start Ray here)")
-    p.add_argument("--cpus-per-trial", type=positive_float, default=1.0)
-    p.add_argument("--gpus-per-trial", type=non_negative_float, default=0.0, help="may be fractional (0.25)")
+    add_execution_args(p, study_help="study name (default from base, budget and dataset)")
     p.add_argument("--output", type=Path, default=None,
                    help="write the result as JSON here, the plot beside it (default runs/<study>/grid.json)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_prescreen_args(p, top_default="--max-candidates", grid=True)
     add_format(p)
     p.set_defaults(func=run)
@@ -77,7 +72,6 @@ def run(args: argparse.Namespace) -> int:
     from nas_scaling.cost import parse_budget
     from nas_scaling.data import load_dataset
     from nas_scaling.search.grid_runner import GridOptions, run_grid
-    from nas_scaling.search.study import DEFAULT_STORAGE
     from nas_scaling.tracking import open_tracker
 
     budget = parse_budget(args.budget)
@@ -94,10 +88,7 @@ def run(args: argparse.Namespace) -> int:
     options = GridOptions(
         budget=budget, step=args.step, tolerance=args.tolerance,
         max_candidates=args.max_candidates or None, seeds=args.seeds, seed=args.seed, dataset=args.dataset,
-        data_dir=args.data_dir, train=train, phi_max=args.phi_max, study=args.study,
-        storage=args.storage or DEFAULT_STORAGE, executor=args.executor, address=args.address,
-        cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial, progress=not args.no_progress,
-        prescreen=prescreen,
+        data_dir=args.data_dir, train=train, phi_max=args.phi_max, prescreen=prescreen, **execution_kwargs(args),
     )
     tracker = open_tracker()
     from nas_scaling.search.grid_runner import default_study_name

@@ -6,12 +6,12 @@ import argparse
 from pathlib import Path
 
 from nas_scaling.cli.common import (
+    add_execution_args,
     add_format,
     emit,
+    execution_kwargs,
     load_arch,
-    non_negative_float,
     non_negative_int,
-    positive_float,
     positive_int,
     print_table,
 )
@@ -47,15 +47,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--epochs", type=positive_int, default=None, help=f"epochs per trial (default {SEARCH_EPOCHS})")
     p.add_argument("--batch-size", type=positive_int, default=None)
     p.add_argument("--no-early-stopping", action="store_true", help="train every trial to the end (no ASHA/pruner)")
-    p.add_argument("--study", default=None, help="study name (default from space, budget, sampler and dataset)")
-    p.add_argument("--storage", default=None, help="Optuna storage URL (default sqlite:///studies/studies.db)")
-    p.add_argument("--executor", choices=["ray", "local"], default="ray")
-    p.add_argument("--address", default=None, help="join this Ray cluster (default: start Ray here)")
-    p.add_argument("--cpus-per-trial", type=positive_float, default=1.0)
-    p.add_argument("--gpus-per-trial", type=non_negative_float, default=0.0, help="may be fractional (0.25)")
+    add_execution_args(p, study_help="study name (default from space, budget, sampler and dataset)")
     p.add_argument("--output", type=Path, default=None,
                    help="write best.yaml, pareto/*.yaml (nsga2) and summary.json here (default runs/<study>/)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_prescreen_args(p, top_default="--trials")
     add_format(p)
     p.set_defaults(func=run)
@@ -69,7 +63,6 @@ def run(args: argparse.Namespace) -> int:
     from nas_scaling.errors import UserError
     from nas_scaling.search.search_runner import SearchOptions, default_study_name, run_search
     from nas_scaling.search.space import load_space
-    from nas_scaling.search.study import DEFAULT_STORAGE
     from nas_scaling.tracking import open_tracker
 
     budget = parse_budget(args.budget)
@@ -92,10 +85,8 @@ def run(args: argparse.Namespace) -> int:
         train["batch_size"] = args.batch_size
     options = SearchOptions(
         budget=budget, trials=args.trials, sampler=args.sampler, seed=args.seed, dataset=args.dataset,
-        data_dir=args.data_dir, train=train, early_stopping=not args.no_early_stopping, study=args.study,
-        storage=args.storage or DEFAULT_STORAGE, executor=args.executor, address=args.address,
-        cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial, progress=not args.no_progress,
-        prescreen=prescreen,
+        data_dir=args.data_dir, train=train, early_stopping=not args.no_early_stopping, prescreen=prescreen,
+        **execution_kwargs(args),
     )
     tracker = open_tracker()
     output = args.output or Path("runs") / (args.study or default_study_name(space, options))

@@ -4,15 +4,36 @@ finishes, in the calling process (which owns the study and the tracker)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
+from nas_scaling.search.study import DEFAULT_STORAGE
 from nas_scaling.search.work import TaskResult, TrainTask, run_task
 
-__all__ = ["EXECUTORS", "Executor", "LocalExecutor", "TaskSource", "make_executor"]
+__all__ = ["EXECUTORS", "ExecutionOptions", "Executor", "LocalExecutor", "TaskSource", "make_executor"]
 
 EXECUTORS = ("ray", "local")
 
 OnResult = Callable[[TaskResult], None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExecutionOptions:
+    """Where a study lives and where its trials run: the part of ``grid`` and ``search`` options
+    that is the same for both."""
+
+    study: str | None = None
+    storage: str = DEFAULT_STORAGE
+    executor: str = "ray"
+    address: str | None = None
+    """Join this Ray cluster (default: start Ray here)."""
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    progress: bool = True
+
+    def make_executor(self, max_concurrent: int | None = None) -> Executor:
+        return make_executor(self.executor, address=self.address, cpus_per_trial=self.cpus_per_trial,
+                             gpus_per_trial=self.gpus_per_trial, max_concurrent=max_concurrent)
 
 
 class TaskSource(Protocol):

@@ -27,7 +27,7 @@ from nas_scaling.scaling.grid import (
     extrapolate_family,
     plan_grid,
 )
-from nas_scaling.search.executors import make_executor
+from nas_scaling.search.executors import ExecutionOptions
 from nas_scaling.search.study import completed_by_key, open_study, record_trial
 from nas_scaling.search.work import TaskResult, TrainTask
 from nas_scaling.spec import NetworkSpec, network_to_compact, save_spec, spec_to_dict
@@ -39,8 +39,8 @@ if TYPE_CHECKING:
 __all__ = ["GridOptions", "GridResult", "RankedCandidate", "default_study_name", "run_grid"]
 
 
-@dataclass(frozen=True)
-class GridOptions:
+@dataclass(frozen=True, kw_only=True)
+class GridOptions(ExecutionOptions):
     budget: Budget
     step: float = DEFAULT_STEP
     tolerance: float = DEFAULT_TOLERANCE
@@ -52,13 +52,6 @@ class GridOptions:
     train: dict[str, Any] = field(default_factory=dict)
     """TrainConfig fields for the proxy runs (defaults: TrainConfig's)."""
     phi_max: int = 7
-    study: str | None = None
-    storage: str = "sqlite:///studies/studies.db"
-    executor: str = "ray"
-    address: str | None = None
-    cpus_per_trial: float = 1.0
-    gpus_per_trial: float = 0.0
-    progress: bool = True
     prescreen: PrescreenOptions | None = None
     """Plan up to ``samples`` candidates (instead of ``max_candidates``), train the proxy's top ``train_top``."""
 
@@ -238,10 +231,7 @@ def run_grid(
             if result.val_top1 is not None:
                 bar.set_postfix_str(f"{c.key} val_top1={result.val_top1:.3f}")
 
-    executor = make_executor(
-        options.executor, address=options.address, cpus_per_trial=options.cpus_per_trial,
-        gpus_per_trial=options.gpus_per_trial, max_concurrent=len(todo) or None,
-    )
+    executor = options.make_executor(max_concurrent=len(todo) or None)
     seeds = tuple(options.seed + i for i in range(options.seeds))
     tasks = [
         TrainTask(c.key, spec_to_dict(c.spec), options.dataset, dict(options.train), seeds, options.data_dir)

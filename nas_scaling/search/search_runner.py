@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from nas_scaling.cost import Budget, count_cost
 from nas_scaling.errors import UserError
-from nas_scaling.search.executors import make_executor
+from nas_scaling.search.executors import ExecutionOptions
 from nas_scaling.search.proposer import Proposer, fail_stale, heartbeat_thread, pid_alive, trained_count, trial_row
 from nas_scaling.search.samplers import make_pruner, make_sampler, objectives
 from nas_scaling.search.space import SearchSpace, cheapest, resolve_resolution
@@ -40,8 +40,8 @@ HEARTBEAT_INTERVAL = 10
 """Seconds between heartbeats of a training trial; one silent for 6x this is stale."""
 
 
-@dataclass(frozen=True)
-class SearchOptions:
+@dataclass(frozen=True, kw_only=True)
+class SearchOptions(ExecutionOptions):
     budget: Budget
     trials: int = 12
     sampler: str = "tpe"
@@ -50,14 +50,7 @@ class SearchOptions:
     data_dir: str | None = None
     train: dict[str, Any] = field(default_factory=dict)
     early_stopping: bool = True
-    study: str | None = None
-    storage: str = "sqlite:///studies/studies.db"
-    executor: str = "ray"
-    address: str | None = None
-    cpus_per_trial: float = 1.0
-    gpus_per_trial: float = 0.0
     max_rejections: int = 500
-    progress: bool = True
     prescreen: PrescreenOptions | None = None
     """Before training, enqueue the proxy's top ``train_top`` of ``samples`` feasible draws as the first trials."""
 
@@ -254,8 +247,7 @@ def run_search(
                     bar.set_postfix_str(f"#{p.trial.number} {outcome} val_top1={result.val_top1:.3f}")
 
     source = Source()
-    executor = make_executor(options.executor, address=options.address, cpus_per_trial=options.cpus_per_trial,
-                             gpus_per_trial=options.gpus_per_trial, max_concurrent=todo or None)
+    executor = options.make_executor(max_concurrent=todo or None)
     stop_beating = heartbeat_thread(proposer, HEARTBEAT_INTERVAL)
     epochs = int(options.train.get("epochs", 20))
     try:

@@ -30,22 +30,11 @@ from nas_scaling.search.space import load_space
 from nas_scaling.search.study import open_storage
 from nas_scaling.spec import load_spec
 from nas_scaling.tracking import MemoryTracker, MlflowTracker
+from tests.search.tiny import write_space
 
 WORKERS = 4
 TRIALS = 50
 STUDY = "shared"
-
-REFERENCE = """\
-name: ref
-in_channels: 1
-resolution: 8
-num_classes: 10
-stem:
-- {kind: conv, repeats: 1, stride: 1, channels: 16, kernel: 3, act: relu}
-stages:
-- {kind: conv, repeats: 1, stride: 2, channels: 16, kernel: 3, act: relu}
-head: {conv: null, act: relu, pool: avg, dropout: 0.0}
-"""
 
 SPACE = """\
 name: wide
@@ -68,10 +57,7 @@ head: {conv: null, dropout: 0.0}
 
 
 def _write(tmp_path: Path) -> Path:
-    (tmp_path / "ref.yaml").write_text(REFERENCE)
-    path = tmp_path / "space.yaml"
-    path.write_text(SPACE)
-    return path
+    return write_space(tmp_path, SPACE)
 
 
 def _urls(tmp_path: Path) -> tuple[str, str]:

@@ -33,24 +33,13 @@ from nas_scaling.search.space import load_space
 from nas_scaling.search.work import TaskResult, TrainTask
 from nas_scaling.spec import load_spec
 from nas_scaling.tracking import MemoryTracker, MlflowTracker
+from tests.search.tiny import write_space
 
 TRIALS = 6
 KILL_AFTER = (1, 3)
 """Kill points: after the 1st and after the 3rd trained trial (each time a later one is training)."""
 STUDY = "faults"
 WAIT_S = 240.0
-
-REFERENCE = """\
-name: ref
-in_channels: 1
-resolution: 8
-num_classes: 10
-stem:
-- {kind: conv, repeats: 1, stride: 1, channels: 16, kernel: 3, act: relu}
-stages:
-- {kind: conv, repeats: 1, stride: 2, channels: 16, kernel: 3, act: relu}
-head: {conv: null, act: relu, pool: avg, dropout: 0.0}
-"""
 
 SPACE = """\
 name: tiny
@@ -83,10 +72,7 @@ GRID_POINTS = sorted((s, c) for s in (8, 16) for c in (8, 12, 16))
 
 
 def _write(tmp_path: Path, text: str = SPACE, name: str = "space.yaml") -> Path:
-    (tmp_path / "ref.yaml").write_text(REFERENCE)
-    path = tmp_path / name
-    path.write_text(text)
-    return path
+    return write_space(tmp_path, text, name)
 
 
 def _command(tmp_path: Path, space: Path, *extra: str) -> list[str]:
