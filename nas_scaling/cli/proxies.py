@@ -103,9 +103,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--seed", type=int, default=0, help="seed of the draws, the minibatch, init and training")
     p.add_argument("--executor", choices=["ray", "local"], default="ray")
     p.add_argument("--cpus-per-trial", type=positive_float, default=1.0)
+    p.add_argument("--study", default=None, help="MLflow study name (default from the space, budget, dataset, seed "
+                   "and training options; the same command resumes it, restoring trained candidates)")
     p.add_argument("--output", type=Path, default=None,
-                   help="write proxies.json, candidates.csv and proxies.png here "
-                   "(default runs/proxies-<space>-<dataset>)")
+                   help="write proxies.json, candidates.csv and proxies.png here (default runs/<study>)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_format(p)
     p.set_defaults(func=run)
@@ -117,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
     from nas_scaling.cost import parse_budget
     from nas_scaling.data import load_dataset
     from nas_scaling.errors import UserError
-    from nas_scaling.proxies.correlation import MIN_TRAINED, run_study, write_outputs
+    from nas_scaling.proxies.correlation import MIN_TRAINED, run_study, study_name
+    from nas_scaling.tracking import open_tracker
 
     budget = parse_budget(args.budget)
     if args.train_top > args.samples:
@@ -133,19 +135,22 @@ def run(args: argparse.Namespace) -> int:
     train: dict[str, object] = {"epochs": args.epochs or PROXIES_EPOCHS}
     if args.batch_size:
         train["batch_size"] = args.batch_size
+    name = args.study or study_name(space, budget, dataset=args.dataset, seed=args.seed, train=train,
+                                    batch_size=args.proxy_batch)
     result = run_study(space, reference, budget, samples=args.samples, train_top=args.train_top,
                        dataset=args.dataset, data_dir=args.data_dir, train=train, seed=args.seed,
                        executor=args.executor, cpus_per_trial=args.cpus_per_trial, batch_size=args.proxy_batch,
-                       progress=not args.no_progress)
-    output = args.output or Path("runs") / f"proxies-{space.name}-{args.dataset}".replace(":", "_").replace("/", "_")
-    files = write_outputs(result, output)
+                       progress=not args.no_progress, tracker=open_tracker(), study=name,
+                       output=args.output or Path("runs") / name)
+    files = result.files
     if args.format == "json":
         emit(result.to_json())
         return 0
     trained = [c for c in result.candidates if c["val_top1"] is not None]
     print(f"\nZero-cost proxies on space {result.space!r}, {result.dataset}, budget {result.budget}: "
           f"{len(result.candidates)} networks scored in {result.scoring_seconds:.1f} s, {len(trained)} trained "
-          f"({result.train.get('epochs')} epoch(s), {result.training_seconds:.0f} s)")
+          f"({result.train.get('epochs')} epoch(s), {result.training_seconds:.0f} s"
+          + (f"; {result.restored} restored from an earlier run" if result.restored else "") + ")")
     print_table([
         {"proxy": c.proxy, "n": c.n, "Spearman rho": _round(c.spearman), "p (rho)": _round(c.spearman_p),
          "Kendall tau": _round(c.kendall), "p (tau)": _round(c.kendall_p), "non-finite": c.non_finite}

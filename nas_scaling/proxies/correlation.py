@@ -6,17 +6,24 @@ Spearman rho and Kendall tau with the trained validation top-1. The trained ones
 draws, not the proxies' favourites: the draws are independent uniform draws from the space, so
 the first K are an unbiased random subset, and a correlation measured on it says how the proxy
 ranks the space rather than how it ranks its own top picks.
+
+With a tracker, the study is an MLflow parent run (kind ``proxies-parent``; the coefficients as
+metrics, the outputs as artifacts) and every trained candidate a child run (kind ``proxies``: its
+proxy scores, cost and accuracy). A rerun of the same study restores the candidates whose runs
+finished instead of training them again, so an interrupted study loses nothing.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import math
+import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,12 +31,14 @@ from nas_scaling.cost import Budget, count_cost
 from nas_scaling.errors import UserError
 from nas_scaling.proxies.prescreen import VOTE_PROXIES, Minibatches, proxy_values, sample_feasible, score_specs
 from nas_scaling.proxies.registry import PROXIES
-from nas_scaling.spec import NetworkSpec, spec_to_dict
+from nas_scaling.spec import NetworkSpec, save_spec, spec_to_dict
 
 if TYPE_CHECKING:
     from nas_scaling.search.space import SearchSpace
+    from nas_scaling.search.work import TaskResult
+    from nas_scaling.tracking import Tracker
 
-__all__ = ["MIN_TRAINED", "Correlation", "StudyResult", "correlate", "run_study", "write_outputs"]
+__all__ = ["MIN_TRAINED", "Correlation", "StudyResult", "correlate", "run_study", "study_name", "write_outputs"]
 
 MIN_TRAINED = 3
 """Fewest trained candidates a rank correlation is computed from."""
@@ -56,17 +65,22 @@ class StudyResult:
     seed: int
     train: dict[str, Any]
     executor: str
+    study: str
     candidates: list[dict[str, Any]]
     """Every draw: index, arch, cost, each proxy's score, ``vote``, and (if trained) its accuracy."""
     correlations: list[Correlation]
     scoring_seconds: float
     training_seconds: float
+    restored: int = 0
+    """Trained candidates taken from an earlier run of the same study (not trained again)."""
+    parent_run_id: str | None = None
     files: list[Path] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "space": self.space, "dataset": self.dataset, "budget": self.budget, "seed": self.seed,
-            "train": self.train, "executor": self.executor, "samples": len(self.candidates),
+            "train": self.train, "executor": self.executor, "study": self.study, "restored": self.restored,
+            "mlflow_run_id": self.parent_run_id, "samples": len(self.candidates),
             "trained": sum(1 for c in self.candidates if c["val_top1"] is not None),
             "scoring_seconds": self.scoring_seconds, "training_seconds": self.training_seconds,
             "correlations": {c.proxy: {k: _finite_or_none(v) for k, v in c.__dict__.items() if k != "proxy"}
@@ -107,6 +121,21 @@ def correlate(proxy: str, scores: Sequence[float], accuracy: Sequence[float]) ->
                        float(tau.pvalue))
 
 
+def study_name(space: SearchSpace, budget: Budget, *, dataset: str, seed: int, train: dict[str, Any],
+               batch_size: int) -> str:
+    """Names a correlation study by everything that decides its draws, scores and training, so a
+    rerun of the same command finds its earlier runs and a changed one does not."""
+    text = space.path.read_text(encoding="utf-8") if space.path else repr(space)
+    config = json.dumps([text, str(budget), dataset, seed, batch_size,
+                         {k: v for k, v in sorted(train.items()) if k != "threads"}], default=str)
+    name = f"proxies-{space.name}-{dataset}-{budget}-s{seed}-{hashlib.sha256(config.encode()).hexdigest()[:8]}"
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def _finite(values: dict[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in values.items() if isinstance(v, int | float) and math.isfinite(v)}
+
+
 def run_study(
     space: SearchSpace,
     reference: NetworkSpec,
@@ -123,10 +152,19 @@ def run_study(
     batch_size: int = 64,
     progress: bool = True,
     log: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+    tracker: Tracker | None = None,
+    study: str | None = None,
+    output: Path | None = None,
 ) -> StudyResult:
-    """Draw, score with every proxy, train the first ``train_top`` draws, correlate."""
+    """Draw, score with every proxy, train the first ``train_top`` draws, correlate; with ``tracker``,
+    log it all to MLflow and restore what an earlier run of the study trained; with ``output``,
+    write (and log) :func:`write_outputs`' files."""
+    import tempfile
+
     from nas_scaling.search.executors import make_executor
     from nas_scaling.search.work import TaskResult, TrainTask
+    from nas_scaling.spec import network_to_compact
+    from nas_scaling.tracking import open_parent_run
 
     if train_top > samples:
         raise UserError(f"--train-top must be at most --samples, got train-top {train_top} > samples {samples}")
@@ -152,17 +190,51 @@ def run_study(
         f"training the first {min(train_top, len(draws))} draws for {train.get('epochs', '?')} epoch(s)")
 
     chosen = draws[:train_top]
-    tasks = [TrainTask(f"c{i}", spec_to_dict(d.spec), dataset, dict(train), (seed,), data_dir)
-             for i, d in enumerate(chosen)]
+    name = study or study_name(space, budget, dataset=dataset, seed=seed, train=train, batch_size=batch_size)
     results: dict[str, TaskResult] = {}
+    parent_id: str | None = None
+    if tracker is not None:
+        parent_id, made = open_parent_run(tracker, name, {"kind": "proxies-parent", "study": name})
+        if made:
+            tracker.log(parent_id, params={
+                "space": space.name, "budget": str(budget), "dataset": dataset, "seed": seed, "samples": samples,
+                "train_top": train_top, "executor": executor, "reference": reference.name,
+                "proxy_batch": batch_size, **{f"train_{k}": v for k, v in train.items()},
+            })
+        finished = {r.tags.get("arch"): r for r in tracker.find_runs({"kind": "proxies", "study": name})
+                    if r.status == "FINISHED" and "val_top1" in r.metrics}
+        for i, d in enumerate(chosen):
+            run = finished.get(d.arch)
+            if run is not None:
+                m = run.metrics
+                results[f"c{i}"] = TaskResult(f"c{i}", "completed", None, m["val_top1"], m.get("val_top1_std"),
+                                              m.get("val_top5"), m.get("val_loss"), m.get("train_seconds", 0.0))
+    restored = len(results)
+    if restored:
+        log(f"proxies: resuming study {name!r}: {restored} of {len(chosen)} candidates already trained")
+    tasks = [TrainTask(f"c{i}", spec_to_dict(d.spec), dataset, dict(train), (seed,), data_dir)
+             for i, d in enumerate(chosen) if f"c{i}" not in results]
     bar = None
-    if progress:
+    if progress and tasks:
         from tqdm import tqdm
 
         bar = tqdm(total=len(tasks), desc="proxies", unit="network", file=sys.stderr, dynamic_ncols=True)
+    scratch = Path(tempfile.mkdtemp(prefix="nas-scaling-proxies-"))
 
     def on_result(result: TaskResult) -> None:
         results[result.key] = result
+        if tracker is not None:
+            i = int(result.key[1:])
+            d = chosen[i]
+            run_id = tracker.start_run(f"{name}/{result.key}", parent_id=parent_id, tags={
+                "kind": "proxies", "study": name, "arch": d.arch, "node": result.node,
+                "status_reason": result.reason or ""})
+            tracker.log(run_id, params={"arch": network_to_compact(d.spec), "resolution": d.spec.resolution,
+                                        "dataset": dataset, "budget": str(budget), "draw": i},
+                        metrics={**result.metrics(), "macs": float(d.macs), "params": float(d.n_params),
+                                 **{f"proxy_{k}": v for k, v in _finite({**scores[i], "vote": votes[i]}).items()}})
+            tracker.log_artifact(run_id, save_spec(d.spec, scratch / result.key / "spec.yaml"))
+            tracker.end_run(run_id, "FINISHED" if result.status == "completed" else "FAILED")
         if result.status != "completed":
             log(f"proxies: candidate {result.key} failed: {result.reason}")
         if bar is not None:
@@ -170,10 +242,16 @@ def run_study(
 
     start = time.perf_counter()
     try:
-        make_executor(executor, cpus_per_trial=cpus_per_trial, max_concurrent=len(tasks)).run(tasks, on_result)
+        if tasks:
+            make_executor(executor, cpus_per_trial=cpus_per_trial, max_concurrent=len(tasks)).run(tasks, on_result)
+    except BaseException:
+        if tracker is not None and parent_id is not None:
+            tracker.end_run(parent_id, "KILLED")
+        raise
     finally:
         if bar is not None:
             bar.close()
+        shutil.rmtree(scratch, ignore_errors=True)  # the specs are copied into MLflow as each run ends
     training_seconds = time.perf_counter() - start
 
     rows: list[dict[str, Any]] = []
@@ -188,9 +266,20 @@ def run_study(
         })
     trained = [row for row in rows if row["val_top1"] is not None]
     accuracy = [row["val_top1"] for row in trained]
-    correlations = [correlate(name, [row[name] for row in trained], accuracy) for name in (*PROXIES, "vote")]
-    return StudyResult(space.name, dataset, str(budget), seed, train, executor, rows, correlations,
-                       scoring_seconds, training_seconds)
+    correlations = [correlate(p, [row[p] for row in trained], accuracy) for p in (*PROXIES, "vote")]
+    result = StudyResult(space.name, dataset, str(budget), seed, train, executor, name, rows, correlations,
+                         scoring_seconds, training_seconds, restored, parent_id)
+    files = write_outputs(result, output) if output is not None else []
+    if tracker is not None and parent_id is not None:
+        tracker.log(parent_id, metrics={
+            "trained": float(len(trained)), "scoring_seconds": scoring_seconds,
+            **_finite({f"spearman_{c.proxy}": c.spearman for c in correlations}),
+            **_finite({f"kendall_{c.proxy}": c.kendall for c in correlations}),
+        })
+        for path in files:
+            tracker.log_artifact(parent_id, path)
+        tracker.end_run(parent_id, "FINISHED")
+    return replace(result, files=files)
 
 
 def write_outputs(result: StudyResult, output: Path) -> list[Path]:

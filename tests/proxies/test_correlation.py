@@ -6,6 +6,7 @@ import csv
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -15,8 +16,11 @@ from nas_scaling.cost import parse_budget
 from nas_scaling.proxies import PROXIES, vote
 from nas_scaling.proxies.correlation import correlate, run_study, write_outputs
 from nas_scaling.proxies.prescreen import VOTE_PROXIES
+from nas_scaling.search import executors
 from nas_scaling.search.space import load_space
+from nas_scaling.search.work import TaskResult, TrainTask
 from nas_scaling.spec import NetworkSpec
+from nas_scaling.tracking import MlflowTracker, RunRecord
 
 
 def test_monotone_scores_correlate_perfectly() -> None:
@@ -89,6 +93,10 @@ def test_proxies_command_end_to_end(
     saved = json.loads((tmp_path / "study" / "proxies.json").read_text())
     assert saved["correlations"] == data["correlations"]
     assert (tmp_path / "study" / "proxies.png").exists() and (tmp_path / "study" / "candidates.csv").exists()
+    assert (tmp_path / "mlruns" / "mlflow.db").exists() and data["study"].startswith("proxies-micro-digits-1xFLOPS-s0-")
+    assert main([*argv, "--format", "json"]) == 0  # the same command again: resumed, nothing trained twice
+    again = json.loads(capsys.readouterr().out)
+    assert again["restored"] == 4 and again["correlations"] == data["correlations"]
 
 
 @pytest.mark.parametrize(("extra", "message"), [
@@ -110,3 +118,54 @@ def test_bad_proxies_input_gives_one_line_and_exit_2(
 def test_a_missing_space_file_gives_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["proxies", "--space", str(tmp_path / "nope.yaml"), "--samples", "4", "--train-top", "3"]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def _children(tracker: MlflowTracker, study: str) -> list[RunRecord]:
+    return tracker.find_runs({"kind": "proxies", "study": study})
+
+
+def test_the_study_is_tracked_in_mlflow_and_an_interrupted_one_resumes(
+    micro_space: Path, micro_base: NetworkSpec, mlflow_tracker: MlflowTracker, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    space = load_space(micro_space)
+    trained: list[str] = []
+    interrupted: list[str] = []
+    real_run_task = executors.run_task
+
+    def run_task(task: TrainTask, **kw: object) -> TaskResult:
+        if len(trained) == 2 and not interrupted:
+            interrupted.append(task.key)
+            raise KeyboardInterrupt  # Ctrl-C while the third candidate trains
+        trained.append(task.key)
+        return real_run_task(task, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(executors, "run_task", run_task)
+    kwargs: dict[str, Any] = {"samples": 6, "train_top": 4, "train": {"epochs": 1, "threads": 1}, "executor": "local",
+                              "progress": False, "log": lambda m: None, "tracker": mlflow_tracker}
+    with pytest.raises(KeyboardInterrupt):
+        run_study(space, micro_base, parse_budget("1xFLOPS"), **kwargs)
+    [parent] = mlflow_tracker.find_runs({"kind": "proxies-parent"})
+    study = parent.tags["study"]
+    assert parent.status == "KILLED"
+    assert sorted(r.status for r in _children(mlflow_tracker, study)) == ["FINISHED", "FINISHED"]
+
+    result = run_study(space, micro_base, parse_budget("1xFLOPS"), output=tmp_path / "out", **kwargs)  # again
+    assert result.study == study and result.restored == 2 and trained == ["c0", "c1", "c2", "c3"]
+    [parent] = mlflow_tracker.find_runs({"kind": "proxies-parent"})
+    assert parent.status == "FINISHED" and parent.run_id == result.parent_run_id
+    assert parent.metrics["trained"] == 4
+    for c in result.correlations:
+        if not math.isnan(c.spearman):
+            assert parent.metrics[f"spearman_{c.proxy}"] == pytest.approx(c.spearman)
+    children = _children(mlflow_tracker, study)
+    assert len(children) == 4 and {r.status for r in children} == {"FINISHED"}
+    rows = {r["arch"]: r for r in result.candidates}
+    for run in children:
+        row = rows[run.tags["arch"]]
+        assert run.parent_id == parent.run_id and run.params["arch"] == row["arch"]
+        assert run.metrics["val_top1"] == pytest.approx(row["val_top1"])
+        assert run.metrics["macs"] == row["macs"] and run.metrics["params"] == row["params"]
+        assert {f"proxy_{p}" for p in (*PROXIES, "vote")} <= set(run.metrics) or any(
+            not math.isfinite(row[p]) for p in PROXIES)
+    assert [f.name for f in result.files] == ["proxies.json", "candidates.csv", "proxies.png"]
