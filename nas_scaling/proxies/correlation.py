@@ -132,10 +132,6 @@ def study_name(space: SearchSpace, budget: Budget, *, dataset: str, seed: int, t
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
-def _finite(values: dict[str, Any]) -> dict[str, float]:
-    return {k: float(v) for k, v in values.items() if isinstance(v, int | float) and math.isfinite(v)}
-
-
 def run_study(
     space: SearchSpace,
     reference: NetworkSpec,
@@ -164,7 +160,7 @@ def run_study(
     from nas_scaling.search.executors import make_executor
     from nas_scaling.search.work import TaskResult, TrainTask
     from nas_scaling.spec import network_to_compact
-    from nas_scaling.tracking import open_parent_run
+    from nas_scaling.tracking import finite_numbers, open_parent_run
 
     if train_top > samples:
         raise UserError(f"--train-top must be at most --samples, got train-top {train_top} > samples {samples}")
@@ -229,10 +225,11 @@ def run_study(
             run_id = tracker.start_run(f"{name}/{result.key}", parent_id=parent_id, tags={
                 "kind": "proxies", "study": name, "arch": d.arch, "node": result.node,
                 "status_reason": result.reason or ""})
+            proxy_scores = {f"proxy_{k}": v for k, v in {**scores[i], "vote": votes[i]}.items()}
             tracker.log(run_id, params={"arch": network_to_compact(d.spec), "resolution": d.spec.resolution,
                                         "dataset": dataset, "budget": str(budget), "draw": i},
                         metrics={**result.metrics(), "macs": float(d.macs), "params": float(d.n_params),
-                                 **{f"proxy_{k}": v for k, v in _finite({**scores[i], "vote": votes[i]}).items()}})
+                                 **finite_numbers(proxy_scores)})
             tracker.log_artifact(run_id, save_spec(d.spec, scratch / result.key / "spec.yaml"))
             tracker.end_run(run_id, "FINISHED" if result.status == "completed" else "FAILED")
         if result.status != "completed":
@@ -273,8 +270,8 @@ def run_study(
     if tracker is not None and parent_id is not None:
         tracker.log(parent_id, metrics={
             "trained": float(len(trained)), "scoring_seconds": scoring_seconds,
-            **_finite({f"spearman_{c.proxy}": c.spearman for c in correlations}),
-            **_finite({f"kendall_{c.proxy}": c.kendall for c in correlations}),
+            **finite_numbers({f"spearman_{c.proxy}": c.spearman for c in correlations}),
+            **finite_numbers({f"kendall_{c.proxy}": c.kendall for c in correlations}),
         })
         for path in files:
             tracker.log_artifact(parent_id, path)

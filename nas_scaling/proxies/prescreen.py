@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PROXY_CHOICES", "VOTE_PROXIES", "Draw", "Minibatches", "PrescreenOptions", "Ranked", "enqueue_top",
-    "prescreen_plan", "proxy_members", "proxy_values", "rank_by_proxy", "sample_feasible", "score_specs",
+    "prescreen_plan", "proxy_attrs", "proxy_members", "proxy_values", "rank_by_proxy", "sample_feasible", "score_specs",
     "torch_threads",
 ]
 
@@ -285,11 +285,8 @@ def enqueue_top(
     ranked = rank_by_proxy([d.spec for d in draws], options.proxy, batches=batches, seed=seed)
     before = len(study.get_trials(deepcopy=False))
     for rank, r in enumerate(ranked[: options.train_top], start=1):
-        attrs: dict[str, Any] = {f"proxy_{k}": _json_number(v) for k, v in r.scores.items()}
-        if options.proxy == "vote":
-            attrs["proxy_vote"] = r.score
-        attrs["prescreen_rank"] = rank
-        study.enqueue_trial(draws[r.index].params, user_attrs=attrs, skip_if_exists=True)
+        study.enqueue_trial(draws[r.index].params, user_attrs=proxy_attrs(r, options.proxy, rank),
+                            skip_if_exists=True)
     added = len(study.get_trials(deepcopy=False)) - before
     top = ranked[: options.train_top]
     log(f"prescreen: scored {len(draws)} candidates with {options.proxy}; enqueued {added} of the top "
@@ -313,8 +310,9 @@ def _span(values: list[float]) -> str:
 def prescreen_plan(
     plan: GridPlan, options: PrescreenOptions, *, dataset: str, data_dir: str | None, seed: int,
     log: Callable[[str], None],
-) -> GridPlan:
-    """``plan`` keeping only the proxy's best ``options.train_top`` candidates (in grid order).
+) -> tuple[GridPlan, dict[str, dict[str, float]]]:
+    """``plan`` keeping only the proxy's best ``options.train_top`` candidates (in grid order), and
+    each kept candidate's scores by key (``proxy_<name>`` for every proxy computed, ``prescreen_rank``).
 
     Deterministic for a seed, so a resumed grid selects the same candidates again.
     """
@@ -328,4 +326,17 @@ def prescreen_plan(
     chosen = tuple(c for i, c in enumerate(plan.candidates) if i in keep)
     log(f"prescreen: scored {len(specs)} grid candidates with {options.proxy}; training the top {len(chosen)}: "
         + ", ".join(f"{plan.candidates[r.index].key} ({r.score:.4g})" for r in ranked[: options.train_top]))
-    return replace(plan, candidates=chosen)
+    return replace(plan, candidates=chosen), {
+        plan.candidates[r.index].key: proxy_attrs(r, options.proxy, rank)
+        for rank, r in enumerate(ranked[: options.train_top], start=1)
+    }
+
+
+def proxy_attrs(ranked: Ranked, proxy: str, rank: int) -> dict[str, Any]:
+    """What a prescreened candidate carries into its trial and run: ``proxy_<name>`` for every proxy
+    computed (None where not finite), ``proxy_vote`` when ranked by the vote, ``prescreen_rank``."""
+    attrs: dict[str, Any] = {f"proxy_{k}": _json_number(v) for k, v in ranked.scores.items()}
+    if proxy == "vote":
+        attrs["proxy_vote"] = ranked.score
+    attrs["prescreen_rank"] = rank
+    return attrs

@@ -31,7 +31,7 @@ from nas_scaling.search.executors import ExecutionOptions
 from nas_scaling.search.study import completed_by_key, open_study, record_trial
 from nas_scaling.search.work import TaskResult, TrainTask
 from nas_scaling.spec import NetworkSpec, network_to_compact, save_spec, spec_to_dict
-from nas_scaling.tracking import Tracker, open_parent_run
+from nas_scaling.tracking import Tracker, finite_numbers, open_parent_run
 
 if TYPE_CHECKING:
     from nas_scaling.proxies.prescreen import PrescreenOptions
@@ -144,11 +144,12 @@ def run_grid(
     screen = options.prescreen
     plan = plan_grid(base, options.budget, step=options.step, tolerance=options.tolerance,
                      max_candidates=options.max_candidates if screen is None else screen.samples)
+    screened: dict[str, dict[str, float]] = {}  # candidate key -> proxy scores and rank
     if screen is not None:
         from nas_scaling.proxies.prescreen import prescreen_plan
 
-        plan = prescreen_plan(plan, screen, dataset=options.dataset, data_dir=options.data_dir, seed=options.seed,
-                              log=log)
+        plan, screened = prescreen_plan(plan, screen, dataset=options.dataset, data_dir=options.data_dir,
+                                        seed=options.seed, log=log)
     log(
         f"grid: base {base.name} ({plan.base_macs / 1e6:.3g} MFLOPs multiply-adds, {plan.base_params:,} params), "
         f"budget {options.budget} = {plan.target_factor:.3g}x; {plan.considered} grid points within "
@@ -194,7 +195,7 @@ def run_grid(
                 "key": c.key, "macs": c.macs, "params": c.params, "factor_real": c.factor_real,
                 "factor_theoretical": c.factor_theoretical, "val_top1_std": result.val_top1_std,
                 "val_top5": result.val_top5, "train_seconds": result.train_seconds, "reason": result.reason,
-                "mlflow_run_id": run_id, "arch": network_to_compact(c.spec),
+                "mlflow_run_id": run_id, "arch": network_to_compact(c.spec), **screened.get(c.key, {}),
             },
         )
 
@@ -218,7 +219,7 @@ def run_grid(
                                                                    "candidate": c.key}, parent_id=parent_id)
         tracker.log(run_id, params=params_of(c), metrics={
             **result.metrics(), "macs": float(c.macs), "params": float(c.params), "factor_real": c.factor_real,
-            "factor_theoretical": c.factor_theoretical,
+            "factor_theoretical": c.factor_theoretical, **finite_numbers(screened.get(c.key, {})),
         }, tags={"status_reason": result.reason or "", "node": result.node})
         tracker.log_artifact(run_id, save_spec(c.spec, artifacts / c.key / "spec.yaml"))
         tracker.end_run(run_id, "FINISHED" if result.status == "completed" else "FAILED")

@@ -29,7 +29,7 @@ from nas_scaling.search.space import SearchSpace, cheapest, resolve_resolution
 from nas_scaling.search.study import open_storage, open_study
 from nas_scaling.search.work import TaskResult, TrainTask
 from nas_scaling.spec import NetworkSpec, save_spec, spec_from_dict, spec_to_dict
-from nas_scaling.tracking import Tracker, open_parent_run
+from nas_scaling.tracking import Tracker, finite_numbers, open_parent_run
 
 if TYPE_CHECKING:
     from nas_scaling.proxies.prescreen import PrescreenOptions
@@ -215,7 +215,8 @@ def run_search(
             tracker.log(run_id, params={
                 "arch": p.arch, "budget": str(options.budget), "space": space.name, "dataset": options.dataset,
                 "trial": p.trial.number, "resolution": p.spec.resolution, **p.trial.params,
-            }, metrics={"macs": float(p.macs), "params": float(p.params)})
+            }, metrics={"macs": float(p.macs), "params": float(p.params), **finite_numbers({
+                k: v for k, v in p.trial.user_attrs.items() if k.startswith("proxy_") or k == "prescreen_rank"})})
             return TrainTask(p.key, spec_to_dict(p.spec), options.dataset, dict(options.train), (seed,),
                              options.data_dir)
 

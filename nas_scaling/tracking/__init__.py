@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nas_scaling.tracking.base import MemoryTracker, RunRecord, Tracker, open_parent_run
+from nas_scaling.tracking.base import MemoryTracker, RunRecord, Tracker, finite_numbers, open_parent_run
 from nas_scaling.tracking.mlflow_tracker import (
     DEFAULT_TRACKING_URI,
     MlflowTracker,
@@ -18,6 +18,7 @@ __all__ = [
     "RunRecord",
     "Tracker",
     "artifact_root_for",
+    "finite_numbers",
     "open_parent_run",
     "open_tracker",
     "resolve_tracking_uri",

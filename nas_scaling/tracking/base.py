@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-__all__ = ["MemoryTracker", "RunRecord", "Tracker", "open_parent_run"]
+__all__ = ["MemoryTracker", "RunRecord", "Tracker", "finite_numbers", "open_parent_run"]
 
 
 @dataclass
@@ -42,6 +44,12 @@ class Tracker(Protocol):
     def find_runs(self, tags: dict[str, str]) -> list[RunRecord]: ...
 
     def delete_run(self, run_id: str) -> None: ...
+
+
+def finite_numbers(values: Mapping[str, Any]) -> dict[str, float]:
+    """The entries of ``values`` that can be logged as metrics: finite numbers (not bools, None, nan, inf)."""
+    return {k: float(v) for k, v in values.items()
+            if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)}
 
 
 def open_parent_run(tracker: Tracker, name: str, tags: dict[str, str]) -> tuple[str, bool]:

@@ -159,6 +159,9 @@ def test_search_prescreen_enqueues_the_top_k_trains_only_them_and_never_twice(
     ranked = rank_by_proxy([d.spec for d in draws], "synflow", batches=Minibatches("digits", in_channels=1), seed=0)
     assert [t.user_attrs["arch"] for t in screened] == [draws[r.index].arch for r in ranked[:2]]
     assert [t.user_attrs["proxy_synflow"] for t in screened] == [r.score for r in ranked[:2]]
+    runs = {r.tags["trial"]: r for r in tracker.find_runs({"kind": "found"})}
+    assert [runs[str(t.number)].metrics["proxy_synflow"] for t in screened] == [r.score for r in ranked[:2]]
+    assert [runs[str(t.number)].metrics["prescreen_rank"] for t in screened] == [1, 2]
 
     # a rerun of a finished study enqueues and trains nothing
     count = len(study.trials)
@@ -207,6 +210,15 @@ def test_grid_prescreen_trains_the_top_k_and_resumes_the_same(tmp_path: Path, mi
                            batches=Minibatches("digits", in_channels=1), seed=0)
     top = {plan.candidates[r.index].key for r in ranked[:2]}
     assert {r.candidate.key for r in result.ranked} == top
+    # each trained candidate carries its scores and rank into its trial and its MLflow run
+    runs = {r.tags["candidate"]: r for r in tracker.find_runs({"kind": "grid"})}
+    study = optuna.load_study(study_name="g", storage=f"sqlite:///{tmp_path}/studies/studies.db")
+    by_key = {t.user_attrs["key"]: t for t in study.trials}
+    for rank, r in enumerate(ranked[:2], start=1):
+        key = plan.candidates[r.index].key
+        assert runs[key].metrics["proxy_grad_norm"] == pytest.approx(r.score)
+        assert runs[key].metrics["prescreen_rank"] == rank
+        assert by_key[key].user_attrs["proxy_grad_norm"] == pytest.approx(r.score)
 
     again = run_grid(micro_base, options, tracker=tracker, output=tmp_path / "grid.json", log=lambda m: None)
     assert again.trained == 0
