@@ -9,7 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-WATCHED = ("MLFLOW_", "OPTUNA_", "RAY_ADDRESS", "RAY_AUTH", "NAS_SCALING_")
+WATCHED = ("MLFLOW_", "OPTUNA_", "RAY_ADDRESS", "NAS_SCALING_")
+"""Not RAY_AUTH_MODE: ray.init itself exports RAY_AUTH_MODE=token into the driver process."""
 
 
 def _watched() -> dict[str, str]:
