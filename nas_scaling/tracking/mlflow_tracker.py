@@ -40,8 +40,7 @@ def artifact_root_for(tracking_uri: str) -> Path | None:
 
 def open_tracker(experiment: str = "nas-scaling", tracking_uri: str | None = None) -> MlflowTracker:
     """The tracker the commands log to (see :func:`resolve_tracking_uri`)."""
-    uri = resolve_tracking_uri(tracking_uri)
-    return MlflowTracker(uri, experiment=experiment, artifact_root=artifact_root_for(uri))
+    return MlflowTracker(resolve_tracking_uri(tracking_uri), experiment=experiment)
 
 
 def _quote(value: str) -> str:
@@ -50,6 +49,7 @@ def _quote(value: str) -> str:
 
 class MlflowTracker:
     def __init__(self, tracking_uri: str, *, experiment: str, artifact_root: Path | None = None) -> None:
+        """``artifact_root`` of a new experiment defaults to :func:`artifact_root_for` the store."""
         import logging
 
         from mlflow import MlflowClient
@@ -58,6 +58,8 @@ class MlflowTracker:
         logging.getLogger("mlflow").setLevel(logging.WARNING)
         lock: Path | None = None
         tracking_uri = resolve_tracking_uri(tracking_uri)
+        if artifact_root is None:  # else MLflow puts a new experiment's artifacts in ./mlruns of the working folder
+            artifact_root = artifact_root_for(tracking_uri)
         if tracking_uri.startswith("sqlite:///"):
             db = Path(tracking_uri.removeprefix("sqlite:///"))
             try:

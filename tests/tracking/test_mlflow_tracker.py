@@ -37,6 +37,20 @@ def test_environment_and_explicit_uris_win(tmp_path: Path, monkeypatch: pytest.M
     assert artifact_root_for("http://127.0.0.1:5000") is None
 
 
+def test_artifacts_go_beside_the_database_not_into_the_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    tracker = MlflowTracker(f"sqlite:///{tmp_path}/store/mlflow.db", experiment="e")
+    run_id = tracker.start_run("r", tags={})
+    (tmp_path / "spec.yaml").write_text("name: x\n")
+    tracker.log_artifact(run_id, tmp_path / "spec.yaml")
+    assert list((tmp_path / "store" / "artifacts").rglob("spec.yaml"))
+    assert not (work / "mlruns").exists()  # MLflow's default for a new experiment is ./mlruns/<id>
+
+
 def test_change_of_folder_in_one_process_opens_the_new_folders_store(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
