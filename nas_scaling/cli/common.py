@@ -13,6 +13,7 @@ from nas_scaling.errors import UserError
 
 if TYPE_CHECKING:
     from nas_scaling.spec import NetworkSpec
+    from nas_scaling.tracking import MlflowTracker
 
 __all__ = [
     "FORMATS",
@@ -23,10 +24,12 @@ __all__ = [
     "int_range",
     "load_arch",
     "non_negative_float",
+    "open_tracker",
     "non_negative_int",
     "positive_float",
     "positive_int",
     "print_table",
+    "tracking_uri",
 ]
 
 FORMATS = ("table", "json")
@@ -111,6 +114,24 @@ def execution_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "address": args.address, "cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial,
         "progress": not args.no_progress,
     }
+
+
+def tracking_uri(explicit: str | None = None) -> str:
+    """The MLflow store the commands use: ``explicit``, else ``$MLFLOW_TRACKING_URI``, else
+    ``sqlite:///mlruns/mlflow.db``; a relative SQLite path made absolute here (see
+    :func:`~nas_scaling.tracking.resolve_tracking_uri`)."""
+    import os
+
+    from nas_scaling.tracking import DEFAULT_TRACKING_URI, resolve_tracking_uri
+
+    return resolve_tracking_uri(explicit or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI)
+
+
+def open_tracker(experiment: str = "nas-scaling") -> MlflowTracker:
+    """The tracker the commands log to: :func:`tracking_uri`'s store, artifacts beside a SQLite database."""
+    from nas_scaling.tracking import MlflowTracker
+
+    return MlflowTracker(tracking_uri(), experiment=experiment)
 
 
 def load_arch(arch: str, *, num_classes: int | None = None, in_channels: int | None = None) -> NetworkSpec:

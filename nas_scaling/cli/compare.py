@@ -32,10 +32,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 def run(args: argparse.Namespace) -> int:
     if args.reference is not None:
         return _run_reference(args)
+    from nas_scaling.cli.common import tracking_uri
     from nas_scaling.report import format_csv, format_markdown, load_runs, plot_runs, table_rows
-    from nas_scaling.tracking import resolve_tracking_uri
 
-    uri = resolve_tracking_uri()
+    uri = tracking_uri()
     table = load_runs(uri, args.experiment)
     if args.format == "json":
         emit(table_rows(table))

@@ -69,10 +69,10 @@ GRID_EPOCHS = 3
 
 
 def run(args: argparse.Namespace) -> int:
+    from nas_scaling.cli.common import open_tracker
     from nas_scaling.cost import parse_budget
     from nas_scaling.data import load_dataset
     from nas_scaling.search.grid_runner import GridOptions, run_grid
-    from nas_scaling.tracking import open_tracker
 
     budget = parse_budget(args.budget)
     prescreen = prescreen_options(args, default_top=args.max_candidates or None)

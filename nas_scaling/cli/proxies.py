@@ -115,11 +115,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
+    from nas_scaling.cli.common import open_tracker
     from nas_scaling.cost import parse_budget
     from nas_scaling.data import load_dataset
     from nas_scaling.errors import UserError
     from nas_scaling.proxies.correlation import MIN_TRAINED, run_study, study_name
-    from nas_scaling.tracking import open_tracker
 
     budget = parse_budget(args.budget)
     if args.train_top > args.samples:

@@ -58,12 +58,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
+    from nas_scaling.cli.common import open_tracker
     from nas_scaling.cost import parse_budget
     from nas_scaling.data import load_dataset
     from nas_scaling.errors import UserError
     from nas_scaling.search.search_runner import SearchOptions, default_study_name, run_search
     from nas_scaling.search.space import load_space
-    from nas_scaling.tracking import open_tracker
 
     budget = parse_budget(args.budget)
     prescreen = prescreen_options(args, default_top=args.trials, most=("--trials", args.trials))

@@ -29,11 +29,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 def run(args: argparse.Namespace) -> int:
+    from nas_scaling.cli.common import tracking_uri
     from nas_scaling.report.ui import serve_ui
     from nas_scaling.search.study import DEFAULT_STORAGE
-    from nas_scaling.tracking import artifact_root_for, resolve_tracking_uri
+    from nas_scaling.tracking import artifact_root_for
 
-    uri = resolve_tracking_uri(args.tracking_uri)
+    uri = tracking_uri(args.tracking_uri)
     return serve_ui(
         storage=args.storage or DEFAULT_STORAGE, tracking_uri=uri, artifact_root=artifact_root_for(uri),
         host=args.host, mlflow_port=args.mlflow_port, dashboard_port=args.dashboard_port,

@@ -7,7 +7,6 @@ from nas_scaling.tracking.mlflow_tracker import (
     DEFAULT_TRACKING_URI,
     MlflowTracker,
     artifact_root_for,
-    open_tracker,
     resolve_tracking_uri,
 )
 
@@ -20,6 +19,5 @@ __all__ = [
     "artifact_root_for",
     "finite_numbers",
     "open_parent_run",
-    "open_tracker",
     "resolve_tracking_uri",
 ]

@@ -10,22 +10,18 @@ from pathlib import Path
 from nas_scaling.locks import file_lock
 from nas_scaling.tracking.base import RunRecord
 
-__all__ = ["DEFAULT_TRACKING_URI", "MlflowTracker", "artifact_root_for", "open_tracker", "resolve_tracking_uri"]
+__all__ = ["DEFAULT_TRACKING_URI", "MlflowTracker", "artifact_root_for", "resolve_tracking_uri"]
 
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 """Runs in SQLite under mlruns/, artifacts in mlruns/artifacts (MLflow 3 refuses a bare file store)."""
 
 
-def resolve_tracking_uri(explicit: str | None = None) -> str:
-    """The MLflow store a command uses: ``explicit``, else ``$MLFLOW_TRACKING_URI``, else
-    :data:`DEFAULT_TRACKING_URI`; a relative SQLite path is made absolute against the working folder.
+def resolve_tracking_uri(uri: str) -> str:
+    """``uri`` with a relative SQLite path made absolute against the working folder.
 
     MLflow keeps one database engine per URI string for the life of the process, so a relative
     ``sqlite:///mlruns/mlflow.db`` would go on writing to the folder it was first opened from after a
     change of folder (a notebook, or two commands in one process)."""
-    import os
-
-    uri = explicit or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
     if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////") and uri != "sqlite:///:memory:":
         return "sqlite:///" + str(Path(uri.removeprefix("sqlite:///")).absolute())
     return uri
@@ -36,11 +32,6 @@ def artifact_root_for(tracking_uri: str) -> Path | None:
     if tracking_uri.startswith("sqlite:///") and tracking_uri != "sqlite:///:memory:":
         return Path(tracking_uri.removeprefix("sqlite:///")).parent / "artifacts"
     return None
-
-
-def open_tracker(experiment: str = "nas-scaling", tracking_uri: str | None = None) -> MlflowTracker:
-    """The tracker the commands log to (see :func:`resolve_tracking_uri`)."""
-    return MlflowTracker(resolve_tracking_uri(tracking_uri), experiment=experiment)
 
 
 def _quote(value: str) -> str:

@@ -278,7 +278,7 @@ def test_ctrl_c_inside_an_mlflow_write_still_interrupts_cleanly(
     nothing left RUNNING (today: "database is locked", a traceback, runs left RUNNING)."""
     from sqlalchemy import event
 
-    import nas_scaling.tracking.mlflow_tracker
+    import nas_scaling.cli.common
 
     armed = {"on": False, "fired": False}
 
@@ -297,7 +297,10 @@ def test_ctrl_c_inside_an_mlflow_write_still_interrupts_cleanly(
             armed["on"] = armed["on"] or (tags.get("kind") == "found" and tags.get("trial") == "1")
             return run_id
 
-    monkeypatch.setattr(nas_scaling.tracking.mlflow_tracker, "MlflowTracker", Tracker)  # what open_tracker makes
+    def open_tracker() -> Tracker:  # what the search command opens, with the interrupting hook
+        return Tracker(nas_scaling.cli.common.tracking_uri(), experiment="nas-scaling")
+
+    monkeypatch.setattr(nas_scaling.cli.common, "open_tracker", open_tracker)
     assert _cli_search(tmp_path, monkeypatch) == 130
     assert armed["fired"]
     monkeypatch.undo()

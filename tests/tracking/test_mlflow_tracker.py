@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from nas_scaling.cli.common import open_tracker, tracking_uri
 from nas_scaling.tracking import (
     DEFAULT_TRACKING_URI,
     MemoryTracker,
@@ -14,8 +15,6 @@ from nas_scaling.tracking import (
     RunRecord,
     artifact_root_for,
     open_parent_run,
-    open_tracker,
-    resolve_tracking_uri,
 )
 
 
@@ -23,17 +22,17 @@ def test_default_store_is_absolute_sqlite_under_mlruns(tmp_path: Path, monkeypat
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     assert DEFAULT_TRACKING_URI == "sqlite:///mlruns/mlflow.db"
-    assert resolve_tracking_uri() == f"sqlite:///{tmp_path}/mlruns/mlflow.db"
-    assert artifact_root_for(resolve_tracking_uri()) == tmp_path / "mlruns" / "artifacts"
+    assert tracking_uri() == f"sqlite:///{tmp_path}/mlruns/mlflow.db"
+    assert artifact_root_for(tracking_uri()) == tmp_path / "mlruns" / "artifacts"
 
 
 def test_environment_and_explicit_uris_win(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///elsewhere/runs.db")
-    assert resolve_tracking_uri() == f"sqlite:///{tmp_path}/elsewhere/runs.db"
-    assert resolve_tracking_uri("sqlite:////abs/x.db") == "sqlite:////abs/x.db"
+    assert tracking_uri() == f"sqlite:///{tmp_path}/elsewhere/runs.db"
+    assert tracking_uri("sqlite:////abs/x.db") == "sqlite:////abs/x.db"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
-    assert resolve_tracking_uri() == "http://127.0.0.1:5000"
+    assert tracking_uri() == "http://127.0.0.1:5000"
     assert artifact_root_for("http://127.0.0.1:5000") is None
 
 
