@@ -131,7 +131,9 @@ def open_tracker(experiment: str = "nas-scaling") -> MlflowTracker:
     """The tracker the commands log to: :func:`tracking_uri`'s store, artifacts beside a SQLite database."""
     from nas_scaling.tracking import MlflowTracker
 
-    return MlflowTracker(tracking_uri(), experiment=experiment)
+    tracker = MlflowTracker(tracking_uri(), experiment=experiment)
+    tracker.check()
+    return tracker
 
 
 def load_arch(arch: str, *, num_classes: int | None = None, in_channels: int | None = None) -> NetworkSpec:

@@ -6,9 +6,13 @@ from __future__ import annotations
 import contextlib
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nas_scaling.locks import file_lock
 from nas_scaling.tracking.base import RunRecord
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
 
 __all__ = ["DEFAULT_TRACKING_URI", "MlflowTracker", "artifact_root_for", "resolve_tracking_uri"]
 
@@ -41,6 +45,55 @@ def _quote(value: str) -> str:
 class MlflowTracker:
     def __init__(self, tracking_uri: str, *, experiment: str, artifact_root: Path | None = None) -> None:
         """``artifact_root`` of a new experiment defaults to :func:`artifact_root_for` the store."""
+        self.tracking_uri = resolve_tracking_uri(tracking_uri)
+        self._experiment = experiment
+        # else MLflow puts a new experiment's artifacts in ./mlruns of the working folder
+        self._artifact_root = artifact_root if artifact_root is not None else artifact_root_for(self.tracking_uri)
+        self._client: MlflowClient | None = None
+        self._experiment_id: str | None = None
+
+    def check(self) -> None:
+        """Refuse, with one line, a SQLite store whose folder cannot be made: before anything else
+        is written, and without making anything (the database is made on first use)."""
+        import os
+
+        if not self.tracking_uri.startswith("sqlite:///") or self.tracking_uri == "sqlite:///:memory:":
+            return
+        folder = Path(self.tracking_uri.removeprefix("sqlite:///")).parent
+        existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+        problem = None
+        if existing is None or not existing.is_dir():
+            problem = f"{str(existing)!r} is not a folder"
+        elif not os.access(existing, os.W_OK | os.X_OK):
+            problem = f"{str(existing)!r} is not writable"
+        if problem is not None:
+            from nas_scaling.errors import UserError
+
+            raise UserError(f"cannot open MLflow tracking URI {self.tracking_uri!r}: {problem}")
+
+    # The store is opened (and a SQLite database made) on first use, not here: a command that stops
+    # on a user mistake before it logs anything leaves no empty database behind.
+    @property
+    def client(self) -> MlflowClient:
+        if self._client is None:
+            self._open()
+        assert self._client is not None
+        return self._client
+
+    @property
+    def experiment_id(self) -> str:
+        if self._experiment_id is None:
+            self._open()
+        assert self._experiment_id is not None
+        return self._experiment_id
+
+    def open(self) -> MlflowTracker:
+        """Open the store now (made if missing, schema migrated, experiment made); idempotent."""
+        if self._client is None:
+            self._open()
+        return self
+
+    def _open(self) -> None:
         import logging
 
         from mlflow import MlflowClient
@@ -48,37 +101,34 @@ class MlflowTracker:
         logging.getLogger("alembic").setLevel(logging.WARNING)
         logging.getLogger("mlflow").setLevel(logging.WARNING)
         lock: Path | None = None
-        tracking_uri = resolve_tracking_uri(tracking_uri)
-        if artifact_root is None:  # else MLflow puts a new experiment's artifacts in ./mlruns of the working folder
-            artifact_root = artifact_root_for(tracking_uri)
-        if tracking_uri.startswith("sqlite:///"):
-            db = Path(tracking_uri.removeprefix("sqlite:///"))
+        if self.tracking_uri.startswith("sqlite:///"):
+            db = Path(self.tracking_uri.removeprefix("sqlite:///"))
             try:
                 db.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 from nas_scaling.errors import UserError
 
-                raise UserError(f"cannot open MLflow tracking URI {tracking_uri!r}: cannot create folder "
+                raise UserError(f"cannot open MLflow tracking URI {self.tracking_uri!r}: cannot create folder "
                                 f"{str(db.parent)!r} ({exc.strerror or exc})") from None
             lock = db.with_name(db.name + ".lock")
-        self.tracking_uri = tracking_uri
         with file_lock(lock) if lock is not None else contextlib.nullcontext():  # one schema migration at a time
-            self.client = MlflowClient(tracking_uri)
-            self._open_experiment(experiment, artifact_root)
+            client = MlflowClient(self.tracking_uri)
+            self._experiment_id = self._open_experiment(client, self._experiment, self._artifact_root)
+            self._client = client
 
-    def _open_experiment(self, experiment: str, artifact_root: Path | None) -> None:
-        found = self.client.get_experiment_by_name(experiment)
+    @staticmethod
+    def _open_experiment(client: MlflowClient, experiment: str, artifact_root: Path | None) -> str:
+        found = client.get_experiment_by_name(experiment)
         if found is not None:
-            self.experiment_id = found.experiment_id
-        else:
-            location = artifact_root.resolve().as_uri() if artifact_root is not None else None
-            try:
-                self.experiment_id = self.client.create_experiment(experiment, artifact_location=location)
-            except Exception:  # created meanwhile by another process
-                again = self.client.get_experiment_by_name(experiment)
-                if again is None:
-                    raise
-                self.experiment_id = again.experiment_id
+            return str(found.experiment_id)
+        location = artifact_root.resolve().as_uri() if artifact_root is not None else None
+        try:
+            return str(client.create_experiment(experiment, artifact_location=location))
+        except Exception:  # created meanwhile by another process
+            again = client.get_experiment_by_name(experiment)
+            if again is None:
+                raise
+            return str(again.experiment_id)
 
     def start_run(self, name: str, *, tags: dict[str, str], parent_id: str | None = None) -> str:
         all_tags = dict(tags)

@@ -103,7 +103,7 @@ def test_no_runs_is_one_line(uri: str, tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["compare"]) == 2  # no database yet
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "nas-scaling baseline" in err
-    MlflowTracker(uri, experiment="nas-scaling", artifact_root=tmp_path / "artifacts")
+    MlflowTracker(uri, experiment="nas-scaling", artifact_root=tmp_path / "artifacts").open()
     assert main(["compare"]) == 2  # experiment without runs
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no finished runs in experiment 'nas-scaling'" in err

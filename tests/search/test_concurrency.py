@@ -96,7 +96,7 @@ def test_four_workers_fill_one_study_with_exactly_the_trials_asked(tmp_path: Pat
     Starting on fresh stores is the next test."""
     storage, tracking = _urls(tmp_path)
     open_storage(storage)
-    MlflowTracker(tracking, experiment="nas-scaling")
+    MlflowTracker(tracking, experiment="nas-scaling").open()
 
     started = time.monotonic()
     results = _workers(tmp_path, TRIALS)

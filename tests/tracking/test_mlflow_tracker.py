@@ -84,7 +84,7 @@ def test_workers_starting_together_share_one_parent_run(tmp_path: Path) -> None:
 
     ctx = multiprocessing.get_context("spawn")
     db = str(tmp_path / "mlflow.db")
-    MlflowTracker(f"sqlite:///{db}", experiment="nas-scaling")  # schema made once, as the CLI's lock does
+    MlflowTracker(f"sqlite:///{db}", experiment="nas-scaling").open()  # schema made once, before the race
     barrier, out = ctx.Barrier(4), ctx.Queue()
     workers = [ctx.Process(target=_open_parent_in_worker, args=(db, barrier, out)) for _ in range(4)]
     for w in workers:
@@ -132,3 +132,19 @@ def test_first_worker_makes_the_parent() -> None:
     child = tracker.start_run("c", tags={"kind": "search-parent", "study": "s"}, parent_id=run_id)
     assert open_parent_run(tracker, "s", {"kind": "search-parent", "study": "s"}) == (run_id, False)  # not a child
     assert child in tracker.runs
+
+
+def test_a_command_stopped_by_a_user_mistake_leaves_no_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nas_scaling.cli.main import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert main(["grid", "--budget", "0.5xFLOPS", "--executor", "local"]) == 2  # refused when planning
+    assert "must be at least 1x" in capsys.readouterr().err
+    assert not (tmp_path / "mlruns").exists()
+    tracker = open_tracker()
+    assert not (tmp_path / "mlruns").exists()  # opened on first use
+    tracker.start_run("r", tags={})
+    assert (tmp_path / "mlruns" / "mlflow.db").exists()
