@@ -11,6 +11,7 @@ import pytest
 from nas_scaling.cli.main import main
 from nas_scaling.spec import spec_to_yaml
 from nas_scaling.zoo import get_spec
+from tests.cli.one_line import one_line_error
 
 
 @pytest.fixture
@@ -43,21 +44,12 @@ SPEC_CASES = [
 ]
 
 
-def _one_line_error(capsys: pytest.CaptureFixture[str], argv: list[str], expect: str) -> None:
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert "\n" not in err, err
-    assert "Traceback" not in err
-    assert err.startswith("nas-scaling: error: ")
-    assert expect in err, err
-
-
 @pytest.mark.parametrize(("name", "expect"), SPEC_CASES)
 @pytest.mark.parametrize("command", ["show", "profile"])
 def test_bad_spec_files(
     capsys: pytest.CaptureFixture[str], spec_files: dict[str, Path], name: str, expect: str, command: str
 ) -> None:
-    _one_line_error(capsys, [command, str(spec_files[name])], expect)
+    one_line_error(capsys, [command, str(spec_files[name])], expect)
 
 
 CASES = [
@@ -97,7 +89,7 @@ CASES = [
 
 @pytest.mark.parametrize(("argv", "expect"), CASES, ids=[" ".join(a) for a, _ in CASES])
 def test_bad_options(capsys: pytest.CaptureFixture[str], argv: list[str], expect: str) -> None:
-    _one_line_error(capsys, argv, expect)
+    one_line_error(capsys, argv, expect)
 
 
 def test_console_script_error_has_no_traceback(tmp_path: Path) -> None:
@@ -215,7 +207,7 @@ def test_bad_search_options(
     """Every case fails before any training (a few after loading the data), in a scratch folder."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlruns/mlflow.db")
-    _one_line_error(capsys, [a.format(**space_files) for a in argv], expect.format(**space_files))
+    one_line_error(capsys, [a.format(**space_files) for a in argv], expect.format(**space_files))
     assert not (tmp_path / "runs").exists()
 
 
@@ -246,4 +238,4 @@ def test_search_with_an_unusable_tracking_uri_is_one_line(
     monkeypatch.chdir(tmp_path)
     uri = f"sqlite:///{space_files['a_file']}/mlflow.db"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    _one_line_error(capsys, _search(space=space_files["good"]), uri)
+    one_line_error(capsys, _search(space=space_files["good"]), uri)

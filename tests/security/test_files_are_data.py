@@ -17,11 +17,12 @@ import torch
 from torch import nn
 
 import nas_scaling
-from nas_scaling.cli.main import build_parser, main
+from nas_scaling.cli.main import build_parser
 from nas_scaling.errors import UserError
 from nas_scaling.spec import spec_to_yaml
 from nas_scaling.training import load_weights, save_checkpoint
 from nas_scaling.zoo import get_spec
+from tests.cli.one_line import one_line_error
 
 PACKAGE = Path(nas_scaling.__file__).parent
 
@@ -29,16 +30,6 @@ PACKAGE = Path(nas_scaling.__file__).parent
 def _payload(marker: Path) -> str:
     """A YAML node that, loaded unsafely, runs a shell command creating ``marker``."""
     return f"!!python/object/apply:os.system ['touch {marker}']"
-
-
-def _one_line_error(capsys: pytest.CaptureFixture[str], argv: list[str], expect: str) -> str:
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert "\n" not in err, err
-    assert "Traceback" not in err
-    assert err.startswith("nas-scaling: error: ")
-    assert expect in err, err
-    return err
 
 
 @pytest.fixture
@@ -64,14 +55,14 @@ def test_python_tag_in_a_spec_file_is_refused(
 ) -> None:
     path, marker = evil_spec
     monkeypatch.chdir(tmp_path)
-    _one_line_error(capsys, [a.format(spec=path) for a in argv], "could not determine a constructor for the tag")
+    one_line_error(capsys, [a.format(spec=path) for a in argv], "could not determine a constructor for the tag")
     assert not marker.exists(), "the YAML payload ran"
 
 
 def test_python_object_tag_in_a_spec_file_is_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     path = tmp_path / "object.yaml"
     path.write_text("!!python/object:nas_scaling.spec.NetworkSpec {name: x}\n")
-    _one_line_error(capsys, ["show", str(path)], "python/object:nas_scaling.spec.NetworkSpec")
+    one_line_error(capsys, ["show", str(path)], "python/object:nas_scaling.spec.NetworkSpec")
 
 
 @pytest.mark.parametrize("where", ["top", "stage"])
@@ -86,7 +77,7 @@ def test_python_tag_in_a_space_file_is_refused(
         f"stages:\n  - kinds: [mbconv]\n    mbconv: {{channels: {value if where == 'stage' else 16}}}\n"
     )
     monkeypatch.chdir(tmp_path)
-    _one_line_error(capsys, ["search", "--space", str(space), "--budget", "2xFLOPS", "--executor", "local"],
+    one_line_error(capsys, ["search", "--space", str(space), "--budget", "2xFLOPS", "--executor", "local"],
                     "is not valid YAML: could not determine a constructor for the tag")
     assert not marker.exists(), "the YAML payload ran"
     assert not (tmp_path / "studies").exists(), "the search started before the space was read"
