@@ -125,11 +125,13 @@ def study_name(space: SearchSpace, budget: Budget, *, dataset: str, seed: int, t
                batch_size: int) -> str:
     """Names a correlation study by everything that decides its draws, scores and training, so a
     rerun of the same command finds its earlier runs and a changed one does not."""
-    text = space.path.read_text(encoding="utf-8") if space.path else repr(space)
-    config = json.dumps([text, str(budget), dataset, seed, batch_size,
+    from nas_scaling.search.space import space_digest
+    from nas_scaling.search.study import safe_study_name
+
+    config = json.dumps([space_digest(space), str(budget), dataset, seed, batch_size,
                          {k: v for k, v in sorted(train.items()) if k != "threads"}], default=str)
-    name = f"proxies-{space.name}-{dataset}-{budget}-s{seed}-{hashlib.sha256(config.encode()).hexdigest()[:8]}"
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    digest = hashlib.sha256(config.encode()).hexdigest()[:8]
+    return safe_study_name(f"proxies-{space.name}-{dataset}-{budget}-s{seed}-{digest}")
 
 
 def run_study(

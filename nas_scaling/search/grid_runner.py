@@ -28,7 +28,7 @@ from nas_scaling.scaling.grid import (
     plan_grid,
 )
 from nas_scaling.search.executors import ExecutionOptions
-from nas_scaling.search.study import completed_by_key, open_study, record_trial
+from nas_scaling.search.study import completed_by_key, open_study, record_trial, safe_study_name
 from nas_scaling.search.work import TaskResult, TrainTask
 from nas_scaling.spec import NetworkSpec, network_to_compact, save_spec, spec_to_dict
 from nas_scaling.tracking import Tracker, finite_numbers, open_parent_run
@@ -111,8 +111,7 @@ class GridResult:
 
 
 def default_study_name(base: NetworkSpec, options: GridOptions) -> str:
-    text = f"grid-{base.name}-{options.budget}-{options.dataset}"
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+    return safe_study_name(f"grid-{base.name}-{options.budget}-{options.dataset}")
 
 
 def _study_config(base: NetworkSpec, options: GridOptions) -> dict[str, Any]:

@@ -8,7 +8,6 @@ interruption trains only what is missing, and a larger N continues a finished se
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import signal
 import socket
@@ -25,8 +24,8 @@ from nas_scaling.errors import UserError
 from nas_scaling.search.executors import ExecutionOptions
 from nas_scaling.search.proposer import Proposer, fail_stale, heartbeat_thread, pid_alive, trained_count, trial_row
 from nas_scaling.search.samplers import make_pruner, make_sampler, objectives
-from nas_scaling.search.space import SearchSpace, cheapest, resolve_resolution
-from nas_scaling.search.study import open_storage, open_study
+from nas_scaling.search.space import SearchSpace, cheapest, resolve_resolution, space_digest
+from nas_scaling.search.study import open_storage, open_study, safe_study_name
 from nas_scaling.search.work import TaskResult, TrainTask
 from nas_scaling.spec import NetworkSpec, save_spec, spec_from_dict, spec_to_dict
 from nas_scaling.tracking import Tracker, finite_numbers, open_parent_run
@@ -87,17 +86,12 @@ class SearchResult:
 
 def default_study_name(space: SearchSpace, options: SearchOptions) -> str:
     text = f"search-{space.name}-{options.budget}-{options.sampler}-{options.dataset}"
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
-
-
-def _space_digest(space: SearchSpace) -> str:
-    text = space.path.read_text(encoding="utf-8") if space.path else repr(space)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return safe_study_name(text)
 
 
 def _study_config(space: SearchSpace, options: SearchOptions) -> dict[str, Any]:
     return {
-        "kind": "search", "space": space.name, "space_sha256": _space_digest(space), "budget": str(options.budget),
+        "kind": "search", "space": space.name, "space_sha256": space_digest(space), "budget": str(options.budget),
         "dataset": options.dataset, "sampler": options.sampler, "seed": options.seed,
         "train": {k: v for k, v in sorted(options.train.items()) if k != "threads"},
     }

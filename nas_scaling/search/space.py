@@ -55,7 +55,8 @@ from nas_scaling.spec import (
 )
 
 __all__ = [
-    "KIND_SETTINGS", "SearchSpace", "StageSpace", "cheapest", "load_space", "resolve_resolution", "space_from_dict",
+    "KIND_SETTINGS", "SearchSpace", "StageSpace", "cheapest", "load_space", "resolve_resolution", "space_digest",
+    "space_from_dict",
 ]
 
 KIND_SETTINGS: dict[str, dict[str, Any]] = {
@@ -459,3 +460,12 @@ def _with_resolution(space: SearchSpace, default: int) -> SearchSpace:
 def resolve_resolution(space: SearchSpace, reference: NetworkSpec) -> SearchSpace:
     """Fill an unspecified resolution with the reference network's."""
     return _with_resolution(space, reference.resolution)
+
+
+def space_digest(space: SearchSpace) -> str:
+    """A short hash of the space's file (or, for a space made in code, its value): a study made with
+    one space file refuses to resume with an edited one."""
+    import hashlib
+
+    text = space.path.read_text(encoding="utf-8") if space.path else repr(space)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -19,9 +19,14 @@ from nas_scaling.locks import file_lock
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["DEFAULT_STORAGE", "completed_by_key", "open_study", "open_storage", "record_trial"]
+__all__ = ["DEFAULT_STORAGE", "completed_by_key", "open_study", "open_storage", "record_trial", "safe_study_name"]
 
 DEFAULT_STORAGE = "sqlite:///studies/studies.db"
+
+
+def safe_study_name(text: str) -> str:
+    """``text`` with every character but letters, digits and ``-_.`` made ``_`` (study and run names)."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
 
 
 def _quiet(cls: Any, max_retry: int) -> Any:
