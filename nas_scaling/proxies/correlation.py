@@ -204,9 +204,7 @@ def run_study(
         for i, d in enumerate(chosen):
             run = finished.get(d.arch)
             if run is not None:
-                m = run.metrics
-                results[f"c{i}"] = TaskResult(f"c{i}", "completed", None, m["val_top1"], m.get("val_top1_std"),
-                                              m.get("val_top5"), m.get("val_loss"), m.get("train_seconds", 0.0))
+                results[f"c{i}"] = TaskResult.completed_from_metrics(f"c{i}", run.metrics)
     restored = len(results)
     if restored:
         log(f"proxies: resuming study {name!r}: {restored} of {len(chosen)} candidates already trained")

@@ -201,10 +201,7 @@ def run_grid(
     # Repair: MLflow finished a candidate but the process died before its trial was written.
     for key, run in children.items():
         if key in by_key and key not in done and "val_top1" in run.metrics:
-            m = run.metrics
-            write_trial(by_key[key], TaskResult(key, "completed", None, m["val_top1"], m.get("val_top1_std"),
-                                                m.get("val_top5"), m.get("val_loss"), m.get("train_seconds", 0.0)),
-                        run.run_id)
+            write_trial(by_key[key], TaskResult.completed_from_metrics(key, run.metrics), run.run_id)
             restored += 1
     done = completed_by_key(study)
     todo = [c for c in plan.candidates if c.key not in done]

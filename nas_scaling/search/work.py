@@ -44,9 +44,9 @@ class TaskResult:
     train_seconds: float = 0.0
     per_seed_top1: tuple[float, ...] = field(default_factory=tuple)
     node: str = ""
+    """Where it ran: the Ray node id under Ray, the host name otherwise."""
     epochs: int = 0
     """Epochs trained (of the last seed): fewer than asked when stopped early."""
-    """Where it ran: the Ray node id under Ray, the host name otherwise."""
 
     def metrics(self) -> dict[str, float]:
         out = {"train_seconds": self.train_seconds}
@@ -55,6 +55,12 @@ class TaskResult:
             if value is not None:
                 out[name] = value
         return out
+
+    @classmethod
+    def completed_from_metrics(cls, key: str, metrics: dict[str, float]) -> TaskResult:
+        """The completed result whose :meth:`metrics` an earlier run logged (restored, not retrained)."""
+        return cls(key, "completed", None, metrics["val_top1"], metrics.get("val_top1_std"), metrics.get("val_top5"),
+                   metrics.get("val_loss"), metrics.get("train_seconds", 0.0))
 
 
 def run_task(task: TrainTask, *, report: Callable[[int, float], None] | None = None) -> TaskResult:

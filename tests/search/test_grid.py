@@ -71,6 +71,14 @@ def test_grid_local_records_study_and_runs_and_resumes(
     assert [r.val_top1_mean for r in again.ranked] == [r.val_top1_mean for r in result.ranked]
     assert len(mlflow_tracker.find_runs({"kind": "grid", "study": "g"})) == 3
 
+    # The process died after MLflow finished the runs but before their trials were written (here: a
+    # study store without them): the trials are restored from the runs, nothing is trained again.
+    repaired = run_grid(micro_base, _options(tmp_path / "lost", "local"), tracker=mlflow_tracker, output=out,
+                        log=lambda m: None)
+    assert (repaired.trained, repaired.restored) == (0, 3)
+    assert [r.val_top1_mean for r in repaired.ranked] == [r.val_top1_mean for r in result.ranked]
+    assert [r.train_seconds for r in repaired.ranked] == [r.train_seconds for r in result.ranked]
+
 
 def test_a_resumed_study_must_use_the_same_training(
     tmp_path: Path, micro_base: NetworkSpec, mlflow_tracker: MlflowTracker
