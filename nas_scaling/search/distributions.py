@@ -100,18 +100,6 @@ class Dist:
             if not ok(v):
                 raise UserError(f"{where}: {rule}, got {v!r}")
 
-    def to_yaml(self) -> Any:
-        if self.kind == "fixed":
-            return self.value
-        if self.kind == "categorical":
-            return list(self.choices)
-        out: dict[str, Any] = {"type": self.kind, "low": self.low, "high": self.high}
-        if self.step is not None:
-            out["step"] = self.step
-        if self.log:
-            out["log"] = True
-        return out
-
 
 def _number(value: Any, *, integer: bool) -> bool:
     if isinstance(value, bool):
