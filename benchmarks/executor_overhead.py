@@ -23,7 +23,7 @@ from pathlib import Path
 
 from nas_scaling import zoo
 from nas_scaling.cost import parse_budget
-from nas_scaling.search.search_runner import SearchOptions, run_search
+from nas_scaling.experiments.search import SearchOptions, run_search
 from nas_scaling.search.space import load_space
 from nas_scaling.tracking import MemoryTracker
 

@@ -57,7 +57,7 @@ def resolve_spec(arch: str, *, dataset: str, small: bool) -> NetworkSpec:
 def run(args: argparse.Namespace) -> int:
     from nas_scaling.cli.common import open_tracker
     from nas_scaling.data import load_dataset
-    from nas_scaling.search.baseline import BaselineOptions, run_baselines
+    from nas_scaling.experiments.baseline import BaselineOptions, run_baselines
 
     specs = [resolve_spec(a, dataset=args.dataset, small=args.small) for a in args.arch]
     classes: dict[tuple[int, int], int] = {}

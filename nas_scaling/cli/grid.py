@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     from nas_scaling.cli.common import open_tracker
     from nas_scaling.cost import parse_budget
     from nas_scaling.data import load_dataset
-    from nas_scaling.search.grid_runner import GridOptions, run_grid
+    from nas_scaling.experiments.grid import GridOptions, run_grid
 
     budget = parse_budget(args.budget)
     prescreen = prescreen_options(args, default_top=args.max_candidates or None)
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         data_dir=args.data_dir, train=train, phi_max=args.phi_max, prescreen=prescreen, **execution_kwargs(args),
     )
     tracker = open_tracker()
-    from nas_scaling.search.grid_runner import default_study_name
+    from nas_scaling.experiments.grid import default_study_name
 
     output = args.output or Path("runs") / (args.study or default_study_name(base, options)) / "grid.json"
     result = run_grid(base, options, tracker=tracker, output=output)

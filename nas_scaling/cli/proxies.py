@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from nas_scaling.cli.common import add_format, emit, load_arch, positive_float, positive_int, print_table
 
 if TYPE_CHECKING:
-    from nas_scaling.proxies.prescreen import PrescreenOptions
+    from nas_scaling.experiments.prescreen import PrescreenOptions
     from nas_scaling.search.space import SearchSpace
     from nas_scaling.spec import NetworkSpec
 
@@ -49,7 +49,7 @@ def prescreen_options(
 ) -> PrescreenOptions | None:
     """The :class:`PrescreenOptions` of ``add_prescreen_args``' flags (None without ``--prescreen``)."""
     from nas_scaling.errors import UserError
-    from nas_scaling.proxies.prescreen import PrescreenOptions
+    from nas_scaling.experiments.prescreen import PrescreenOptions
 
     if args.prescreen is None:
         if args.proxy is not None or args.train_top is not None:
@@ -119,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
     from nas_scaling.cost import parse_budget
     from nas_scaling.data import load_dataset
     from nas_scaling.errors import UserError
-    from nas_scaling.proxies.correlation import MIN_TRAINED, run_study, study_name
+    from nas_scaling.experiments.proxy_study import run_study, study_name
+    from nas_scaling.proxies.correlation import MIN_TRAINED
 
     budget = parse_budget(args.budget)
     if args.train_top > args.samples:

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from nas_scaling.cost import parse_budget
     from nas_scaling.data import load_dataset
     from nas_scaling.errors import UserError
-    from nas_scaling.search.search_runner import SearchOptions, default_study_name, run_search
+    from nas_scaling.experiments.search import SearchOptions, default_study_name, run_search
     from nas_scaling.search.space import load_space
 
     budget = parse_budget(args.budget)

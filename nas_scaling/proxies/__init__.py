@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from nas_scaling.proxies.registry import PROXIES, Batch, ProxyFn, compute_proxies, vote
+from nas_scaling.proxies.correlation import MIN_TRAINED, Correlation, correlate
+from nas_scaling.proxies.registry import PROXIES, VOTE_PROXIES, Batch, ProxyFn, compute_proxies, vote
 from nas_scaling.proxies.scores import CODE_ACTIVATIONS, grad_norm, jacob_cov, naswot, prunable_weights, snip, synflow
 
 __all__ = [
     "CODE_ACTIVATIONS",
+    "MIN_TRAINED",
     "PROXIES",
+    "VOTE_PROXIES",
+    "Correlation",
+    "correlate",
     "Batch",
     "ProxyFn",
     "compute_proxies",

@@ -111,6 +111,10 @@ def _ranks(values: Sequence[float]) -> list[float]:
     return ranks
 
 
+VOTE_PROXIES = ("synflow", "jacob_cov", "snip")
+"""The proxies ``vote`` averages the ranks of: the three Abdelfattah et al. (ICLR 2021) vote with."""
+
+
 def vote(scores_by_candidate: Sequence[dict[str, float]]) -> list[float]:
     """Average rank of each candidate over the proxies (Abdelfattah et al. 2021's vote); higher = better.
 

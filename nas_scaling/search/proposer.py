@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 from nas_scaling.cost import ResolvedBudget, count_cost
 from nas_scaling.errors import SpecError
+from nas_scaling.search.optuna_compat import heartbeat_enabled, record_heartbeat, trial_id
+from nas_scaling.search.outcomes import Outcome
 from nas_scaling.search.space import SearchSpace
 from nas_scaling.search.work import TaskResult
 from nas_scaling.spec import NetworkSpec, network_to_compact, spec_to_dict
@@ -34,15 +36,15 @@ if TYPE_CHECKING:
     import optuna
 
 __all__ = [
-    "OUTCOMES", "Proposal", "Proposer", "fail_stale", "heartbeat_thread", "pid_alive", "retry_trial", "trained_count",
+    "Proposal", "Proposer", "fail_stale", "heartbeat_thread", "pid_alive", "retry_trial", "trained_count",
     "trial_row",
 ]
 
-OUTCOMES = ("complete", "pruned", "failed", "infeasible", "invalid", "duplicate", "stale", "interrupted", "surplus")
-"""``outcome`` user attribute of a finished trial. The first three were trained."""
-
-TRAINED = ("complete", "pruned", "failed")
 MAX_RETRIES = 2
+
+
+def _trained(outcome: object) -> bool:
+    return outcome in (Outcome.COMPLETE, Outcome.PRUNED, Outcome.FAILED)
 
 
 @dataclass
@@ -80,7 +82,7 @@ def trained_count(study: optuna.Study, *, training: bool = False) -> int:
     count = 0
     for t in study.get_trials(deepcopy=False):
         outcome = t.user_attrs.get("outcome")
-        if (outcome in TRAINED and t.state.is_finished()) or (training and outcome == "running"
+        if (_trained(outcome) and t.state.is_finished()) or (training and outcome == Outcome.RUNNING
                                                                 and not t.state.is_finished()):
             count += 1
     return count
@@ -115,11 +117,11 @@ def fail_stale(study: optuna.Study, storage: optuna.storages.BaseStorage) -> lis
         if name != host or not pid.isdigit() or int(pid) == os.getpid() or pid_alive(int(pid)):
             continue
         try:
-            storage.set_trial_user_attr(t._trial_id, "outcome", "stale")
-            storage.set_trial_user_attr(t._trial_id, "reason", f"its process {owner} died")
-            if storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL):
+            storage.set_trial_user_attr(trial_id(t), "outcome", Outcome.STALE.value)
+            storage.set_trial_user_attr(trial_id(t), "reason", f"its process {owner} died")
+            if storage.set_trial_state_values(trial_id(t), state=TrialState.FAIL):
                 failed.append(t.number)
-                retry_trial(study, storage.get_trial(t._trial_id))
+                retry_trial(study, storage.get_trial(trial_id(t)))
         except optuna.exceptions.UpdateFinishedTrialError:  # another process got there first
             pass
     with warnings.catch_warnings():
@@ -161,17 +163,15 @@ class Proposer:
         from optuna.trial import TrialState
 
         for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-            if t.user_attrs.get("outcome") == "complete" and "arch" in t.user_attrs:
+            if t.user_attrs.get("outcome") == Outcome.COMPLETE and "arch" in t.user_attrs:
                 self._done[t.user_attrs["arch"]] = t
 
     # -- asking ----------------------------------------------------------------------------------
 
-    def _tell_rejected(self, trial: optuna.trial.Trial, outcome: str, reason: str) -> None:
-        from optuna.trial import TrialState
-
-        trial.set_user_attr("outcome", outcome)
+    def _tell_rejected(self, trial: optuna.trial.Trial, outcome: Outcome, reason: str) -> None:
+        trial.set_user_attr("outcome", outcome.value)
         trial.set_user_attr("reason", reason)
-        self.study.tell(trial, state=TrialState.FAIL)
+        self.study.tell(trial, state=outcome.optuna_state)
 
     def _surplus(self, trial: optuna.trial.Trial, limit: int) -> bool:
         """Whether ``limit`` trials are already trained or training ahead of ``trial`` (lower
@@ -181,7 +181,8 @@ class Proposer:
             if t.number >= trial.number:
                 continue
             outcome = t.user_attrs.get("outcome")
-            if (outcome in TRAINED and t.state.is_finished()) or (outcome == "running" and not t.state.is_finished()):
+            if (_trained(outcome) and t.state.is_finished()) or (
+                    outcome == Outcome.RUNNING and not t.state.is_finished()):
                 ahead += 1
         return ahead >= limit
 
@@ -203,9 +204,9 @@ class Proposer:
                 return None
             trial = self.study.ask()
             trial.set_user_attr("owner", self.owner)
-            trial.set_user_attr("outcome", "running")
+            trial.set_user_attr("outcome", Outcome.RUNNING.value)
             if limit is not None and self._surplus(trial, limit):
-                self._tell_rejected(trial, "surplus", f"{limit} trials were already trained or training")
+                self._tell_rejected(trial, Outcome.SURPLUS, f"{limit} trials were already trained or training")
                 return None
             try:
                 spec = self.space.sample(trial, num_classes=self.num_classes, in_channels=self.in_channels,
@@ -214,7 +215,7 @@ class Proposer:
             except SpecError as exc:
                 self.invalid += 1
                 rejected_in_a_row += 1
-                self._tell_rejected(trial, "invalid", str(exc))
+                self._tell_rejected(trial, Outcome.INVALID, str(exc))
                 continue
             trial.set_user_attr("macs", cost.macs)
             trial.set_user_attr("params", cost.params)
@@ -222,7 +223,7 @@ class Proposer:
             if not check.fits:
                 self.infeasible += 1
                 rejected_in_a_row += 1
-                self._tell_rejected(trial, "infeasible", f"over the budget ({self.budget}): {cost.macs:,} MACs, "
+                self._tell_rejected(trial, Outcome.INFEASIBLE, f"over the budget ({self.budget}): {cost.macs:,} MACs, "
                                     f"{cost.params:,} params ({check.ratio:.2f}x the limit)")
                 continue
             arch = network_to_compact(spec)
@@ -232,7 +233,7 @@ class Proposer:
             if same is not None:
                 self.duplicates += 1
                 rejected_in_a_row += 1
-                trial.set_user_attr("outcome", "duplicate")
+                trial.set_user_attr("outcome", Outcome.DUPLICATE.value)
                 trial.set_user_attr("duplicate_of", same.number)
                 for name in ("val_top1", "val_top5", "train_seconds", "mlflow_run_id"):
                     if name in same.user_attrs:
@@ -257,10 +258,8 @@ class Proposer:
             proposal.trial.report(value, epoch)
         return self.prune and proposal.trial.should_prune()
 
-    def finish(self, result: TaskResult) -> str:
+    def finish(self, result: TaskResult) -> Outcome:
         """Tell the study how training ended; returns the outcome."""
-        from optuna.trial import TrialState
-
         with self._lock:
             proposal = self.in_flight.pop(result.key)
         trial = proposal.trial
@@ -269,44 +268,36 @@ class Proposer:
                             ("reason", result.reason)):
             if value is not None:
                 trial.set_user_attr(name, value)
-        if result.status == "completed" and result.val_top1 is not None:
-            trial.set_user_attr("outcome", "complete")
+        outcome = Outcome.of(result)
+        trial.set_user_attr("outcome", outcome.value)
+        if outcome is Outcome.COMPLETE:
+            assert result.val_top1 is not None
             values = [result.val_top1, float(proposal.macs)] if self.multi else [result.val_top1]
-            frozen = self.study.tell(trial, values)
-            self._done[proposal.arch] = frozen
-            return "complete"
-        if result.status == "stopped":
-            trial.set_user_attr("outcome", "pruned")
-            self.study.tell(trial, state=TrialState.PRUNED)
-            return "pruned"
-        trial.set_user_attr("outcome", "failed")
-        self.study.tell(trial, state=TrialState.FAIL)
-        return "failed"
+            self._done[proposal.arch] = self.study.tell(trial, values)
+        else:
+            self.study.tell(trial, state=outcome.optuna_state)
+        return outcome
 
     def interrupt_all(self, reason: str) -> list[Proposal]:
         """Fail every trial still training (Ctrl-C, executor gone) and enqueue it again."""
-        from optuna.trial import TrialState
-
         with self._lock:
             left = list(self.in_flight.values())
             self.in_flight.clear()
         for p in left:
-            p.trial.set_user_attr("outcome", "interrupted")
+            p.trial.set_user_attr("outcome", Outcome.INTERRUPTED.value)
             p.trial.set_user_attr("reason", reason)
-            frozen = self.study.tell(p.trial, state=TrialState.FAIL)
+            frozen = self.study.tell(p.trial, state=Outcome.INTERRUPTED.optuna_state)
             retry_trial(self.study, frozen)
         return left
 
     def heartbeat(self) -> None:
         """Record a heartbeat for every trial in training (called by a timer thread too)."""
-        from optuna.storages._heartbeat import is_heartbeat_enabled
-
-        if not is_heartbeat_enabled(self.storage):
+        if not heartbeat_enabled(self.storage):
             return
         with self._lock:
-            ids = [p.trial._trial_id for p in self.in_flight.values()]
-        for trial_id in ids:
-            self.storage.record_heartbeat(trial_id)  # type: ignore[attr-defined]
+            ids = [trial_id(p.trial) for p in self.in_flight.values()]
+        for number in ids:
+            record_heartbeat(self.storage, number)
 
 
 def heartbeat_thread(proposer: Proposer, interval: float) -> Callable[[], None]:

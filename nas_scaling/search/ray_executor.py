@@ -23,6 +23,7 @@ from ray.tune.schedulers import AsyncHyperBandScheduler, FIFOScheduler, TrialSch
 from ray.tune.search import Searcher
 
 from nas_scaling.errors import UserError
+from nas_scaling.search.outcomes import TaskStatus
 from nas_scaling.search.work import TaskResult, TrainTask, run_task
 
 __all__ = ["RayExecutor", "ray_stream_trainable", "ray_trainable"]
@@ -56,6 +57,7 @@ def ray_stream_trainable(config: dict[str, Any]) -> None:
 def _task_result(data: dict[str, Any]) -> TaskResult:
     data = dict(data)
     data["per_seed_top1"] = tuple(data.get("per_seed_top1") or ())
+    data["status"] = TaskStatus(data["status"])
     return TaskResult(**data)
 
 
@@ -123,7 +125,7 @@ class RayExecutor:
                 key = trial.config["task"]["key"]
                 if key not in reported:
                     reported.add(key)
-                    on_result(TaskResult(key, "failed", "the Ray worker running this trial died"))
+                    on_result(TaskResult(key, TaskStatus.FAILED, "the Ray worker running this trial died"))
 
         resources = {"cpu": self.cpus_per_trial, "gpu": self.gpus_per_trial}
         tuner = tune.Tuner(
@@ -242,10 +244,10 @@ class _SourceSearcher(Searcher):
         if result and "final" in result:
             outcome = _task_result(json.loads(result["final"]))
         elif error:
-            outcome = TaskResult(key, "failed", "the Ray worker running this trial died or raised")
+            outcome = TaskResult(key, TaskStatus.FAILED, "the Ray worker running this trial died or raised")
         elif trial_id in self.stopped_early:
             epoch = int(last.get("epoch", 0))
-            outcome = TaskResult(key, "stopped", f"stopped early by ASHA after epoch {epoch}",
+            outcome = TaskResult(key, TaskStatus.STOPPED, f"stopped early by ASHA after epoch {epoch}",
                                  val_top1=last.get("val_top1"), epochs=epoch, node=str(last.get("node", "")))
         else:  # Tune is shutting down (Ctrl-C): the caller fails and re-enqueues what is left
             return

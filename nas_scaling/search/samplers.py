@@ -84,12 +84,14 @@ def _per_draw_seeded(build: Callable[[int], optuna.samplers.BaseSampler], seed: 
     """
     import optuna
 
+    from nas_scaling.search.optuna_compat import all_trials
+
     class PerDrawSeeded(optuna.samplers.BaseSampler):
         def __init__(self) -> None:
             self.inner = build(seed)
 
         def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-            draws = sum(1 for t in study._storage.get_all_trials(study._study_id, deepcopy=False)
+            draws = sum(1 for t in all_trials(study)
                         if t.number < trial.number and "retry_history" not in t.system_attrs)
             self.inner = build(_mix(seed, draws))
             self.inner.before_trial(study, trial)

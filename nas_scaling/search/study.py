@@ -115,19 +115,18 @@ def record_trial(
     *,
     params: dict[str, float],
     value: float | None,
-    state: str,
+    state: optuna.trial.TrialState,
     user_attrs: dict[str, Any],
 ) -> None:
-    """Add one finished trial (``state``: complete, fail or pruned) in a single write."""
+    """Add one finished trial (COMPLETE, FAIL or PRUNED) in a single write."""
     import optuna
     from optuna.distributions import FloatDistribution
     from optuna.trial import TrialState
 
-    states = {"complete": TrialState.COMPLETE, "fail": TrialState.FAIL, "pruned": TrialState.PRUNED}
     distributions = {k: FloatDistribution(1.0, max(8.0, v)) for k, v in params.items()}
     trial = optuna.trial.create_trial(
-        state=states[state],
-        value=value if state == "complete" else None,
+        state=state,
+        value=value if state == TrialState.COMPLETE else None,
         params=params,
         distributions=distributions,  # type: ignore[arg-type]
         user_attrs=user_attrs,

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from nas_scaling.search.outcomes import TaskStatus
+
 __all__ = ["TaskResult", "TrainTask", "run_task"]
 
 
@@ -33,8 +35,7 @@ class TrainTask:
 @dataclass(frozen=True)
 class TaskResult:
     key: str
-    status: str
-    """``completed``, ``failed`` or ``stopped``."""
+    status: TaskStatus
     reason: str | None = None
     val_top1: float | None = None
     """Mean over seeds of the final validation top-1."""
@@ -55,12 +56,6 @@ class TaskResult:
             if value is not None:
                 out[name] = value
         return out
-
-    @classmethod
-    def completed_from_metrics(cls, key: str, metrics: dict[str, float]) -> TaskResult:
-        """The completed result whose :meth:`metrics` an earlier run logged (restored, not retrained)."""
-        return cls(key, "completed", None, metrics["val_top1"], metrics.get("val_top1_std"), metrics.get("val_top5"),
-                   metrics.get("val_loss"), metrics.get("train_seconds", 0.0))
 
 
 def run_task(task: TrainTask, *, report: Callable[[int, float], None] | None = None) -> TaskResult:
@@ -95,7 +90,7 @@ def run_task(task: TrainTask, *, report: Callable[[int, float], None] | None = N
             result = train(model, data, replace(base_config, seed=seed), report=callback)
             if result.status != "completed" or result.val_top1 is None:
                 stopped = result.status == "stopped"
-                return TaskResult(task.key, result.status, result.reason or "training did not complete",
+                return TaskResult(task.key, TaskStatus(result.status), result.reason or "training did not complete",
                                   val_top1=result.val_top1 if stopped else None,
                                   val_top5=result.val_top5 if stopped else None,
                                   train_seconds=time.perf_counter() - start, node=host, epochs=result.epochs_run)
@@ -104,14 +99,14 @@ def run_task(task: TrainTask, *, report: Callable[[int, float], None] | None = N
             top5.append(result.val_top5 or 0.0)
             losses.append(result.val_loss or 0.0)
     except torch.cuda.OutOfMemoryError as exc:
-        return TaskResult(task.key, "failed", f"out of memory: {exc}".splitlines()[0],
+        return TaskResult(task.key, TaskStatus.FAILED, f"out of memory: {exc}".splitlines()[0],
                           train_seconds=time.perf_counter() - start, node=host)
     except Exception as exc:  # a candidate that cannot be trained is a failed trial, not a crash
-        return TaskResult(task.key, "failed", f"{type(exc).__name__}: {exc}".splitlines()[0],
+        return TaskResult(task.key, TaskStatus.FAILED, f"{type(exc).__name__}: {exc}".splitlines()[0],
                           train_seconds=time.perf_counter() - start, node=host)
     return TaskResult(
         task.key,
-        "completed",
+        TaskStatus.COMPLETED,
         None,
         val_top1=statistics.fmean(top1),
         val_top1_std=statistics.pstdev(top1) if len(top1) > 1 else 0.0,

@@ -16,7 +16,7 @@ import pytest
 
 from nas_scaling.cli.main import main
 from nas_scaling.cost import parse_budget
-from nas_scaling.search.grid_runner import GridOptions, run_grid
+from nas_scaling.experiments.grid import GridOptions, run_grid
 from nas_scaling.spec import ConvBlock, Head, MBConv, NetworkSpec, Stage
 from nas_scaling.tracking import MlflowTracker
 

@@ -9,7 +9,7 @@ import optuna
 import pytest
 
 from nas_scaling.cost import parse_budget
-from nas_scaling.search.grid_runner import GridOptions, run_grid
+from nas_scaling.experiments.grid import GridOptions, run_grid
 from nas_scaling.spec import NetworkSpec
 from nas_scaling.tracking import MlflowTracker
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from nas_scaling.cost import Budget, ResolvedBudget, count_cost
 from nas_scaling.errors import SpecError, UserError
-from nas_scaling.proxies.registry import PROXIES, Batch, compute_proxies, vote
+from nas_scaling.proxies.registry import PROXIES, VOTE_PROXIES, Batch, compute_proxies, vote
 from nas_scaling.spec import NetworkSpec, network_to_compact
 
 if TYPE_CHECKING:
@@ -32,9 +32,6 @@ __all__ = [
     "prescreen_plan", "proxy_attrs", "proxy_members", "proxy_values", "rank_by_proxy", "sample_feasible", "score_specs",
     "torch_threads",
 ]
-
-VOTE_PROXIES = ("synflow", "jacob_cov", "snip")
-"""The proxies ``vote`` averages the ranks of: the three Abdelfattah et al. (ICLR 2021) vote with."""
 
 PROXY_CHOICES = (*PROXIES, "vote")
 """What ``--proxy`` accepts."""

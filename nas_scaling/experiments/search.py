@@ -31,7 +31,7 @@ from nas_scaling.spec import NetworkSpec, save_spec, spec_from_dict, spec_to_dic
 from nas_scaling.tracking import Tracker, finite_numbers, open_parent_run
 
 if TYPE_CHECKING:
-    from nas_scaling.proxies.prescreen import PrescreenOptions
+    from nas_scaling.experiments.prescreen import PrescreenOptions
 
 __all__ = ["HEARTBEAT_INTERVAL", "SearchOptions", "SearchResult", "default_study_name", "run_search"]
 
@@ -158,7 +158,7 @@ def run_search(
         f"reference {reference.name} {ref_cost.macs / 1e6:.3g} MFLOPs; study {study_name!r} has {have} trained "
         f"trial(s), training {todo} more")
     if options.prescreen is not None and todo:  # a finished study is not prescreened again
-        from nas_scaling.proxies.prescreen import enqueue_top
+        from nas_scaling.experiments.prescreen import enqueue_top
 
         enqueue_top(study, space, reference, limits, options.prescreen, dataset=options.dataset,
                     data_dir=options.data_dir, seed=options.seed, num_classes=num_classes, in_channels=in_channels,
