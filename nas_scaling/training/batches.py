@@ -15,12 +15,17 @@ __all__ = ["Batches", "make_batches"]
 
 
 class Batches:
-    """Yields ``(images, labels)`` already on ``device``; ``len()`` is the number of steps."""
+    """Yields ``(images, labels)`` already on ``device``; ``len()`` is the number of steps.
 
-    def __init__(self, loader: Any, steps: int, images: int) -> None:
+    ``generator`` is the seeded shuffling generator (None when not shuffling); a checkpoint saves
+    its state so a resumed training draws the same orders.
+    """
+
+    def __init__(self, loader: Any, steps: int, images: int, generator: torch.Generator | None = None) -> None:
         self._loader = loader
         self.steps = steps
         self.images = images  # images per pass
+        self.generator = generator
 
     def __len__(self) -> int:
         return self.steps
@@ -67,7 +72,7 @@ def _tensor_batches(
             idx = order[step * batch_size : (step + 1) * batch_size]
             yield images[idx], labels[idx]
 
-    return Batches(run, steps, seen)
+    return Batches(run, steps, seen, generator)
 
 
 def _loader_batches(
@@ -104,7 +109,7 @@ def _loader_batches(
                 y.to(device, non_blocking=cuda),
             )
 
-    return Batches(run, steps, seen)
+    return Batches(run, steps, seen, generator)
 
 
 def make_batches(

@@ -6,6 +6,7 @@ import os
 import re
 from dataclasses import dataclass
 
+from nas_scaling.data.augment import AUGMENTS
 from nas_scaling.errors import UserError
 
 __all__ = ["OPTIMIZERS", "TrainConfig", "available_cpus"]
@@ -33,6 +34,11 @@ class TrainConfig:
     ``threads=None`` gives each of ``concurrent_trials`` an equal share of the CPU cores.
     ``workers=None`` picks DataLoader workers automatically (only used for datasets too large to
     hold in memory).
+
+    ``augment`` is a policy of :data:`~nas_scaling.data.augment.AUGMENTS` applied to training batches
+    only (``flip=False`` for data that is not flip-invariant); ``ema_decay`` keeps an exponential
+    moving average of the weights (per step), which is what is evaluated and returned. All fields are
+    plain JSON values, so a config travels as a dict (``TrainConfig(**task.train)``).
     """
 
     epochs: int = 20
@@ -51,6 +57,10 @@ class TrainConfig:
     bn_recalibration: int = 8
     """Batches of training data that re-estimate batch-norm statistics before each evaluation
     (0: off); see ``loop._recalibrate_bn``."""
+    augment: str = "none"
+    flip: bool = True
+    momentum: float = 0.9
+    ema_decay: float | None = None
 
     def __post_init__(self) -> None:
         if not _is_int(self.epochs) or self.epochs < 1:
@@ -83,6 +93,14 @@ class TrainConfig:
             raise UserError(f"bn_recalibration must be an integer >= 0, got {self.bn_recalibration!r}")
         if self.workers is not None and (not _is_int(self.workers) or self.workers < 0):
             raise UserError(f"workers must be an integer >= 0 or None, got {self.workers!r}")
+        if not isinstance(self.augment, str) or self.augment not in AUGMENTS:
+            raise UserError(f"augment must be one of {', '.join(AUGMENTS)}, got {self.augment!r}")
+        if not isinstance(self.flip, bool):
+            raise UserError(f"flip must be true or false, got {self.flip!r}")
+        if not _is_number(self.momentum) or not 0 <= self.momentum < 1:
+            raise UserError(f"momentum must be a number in [0, 1), got {self.momentum!r}")
+        if self.ema_decay is not None and (not _is_number(self.ema_decay) or not 0 < self.ema_decay < 1):
+            raise UserError(f"ema_decay must be a number in (0, 1) or None, got {self.ema_decay!r}")
 
     def cpu_threads(self) -> int:
         """Torch CPU threads for one trial: ``threads`` or the cores divided among trials."""

@@ -12,18 +12,26 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import Dataset
 
-from nas_scaling.data import DatasetSplits
+from nas_scaling.data import BatchAugment, DatasetSplits
 from nas_scaling.training.batches import Batches, make_batches
+from nas_scaling.training.checkpoint import TrainState, snapshot
 from nas_scaling.training.config import TrainConfig
-from nas_scaling.training.device import cpu_threads, resolve_device, seed_everything
+from nas_scaling.training.device import (
+    cpu_threads,
+    global_rng_states,
+    resolve_device,
+    seed_everything,
+    set_global_rng_states,
+)
 
 __all__ = ["EpochReport", "EvalMetrics", "StopTraining", "TrainResult", "evaluate", "lr_at", "train"]
 
@@ -96,7 +104,7 @@ def lr_at(step: int, *, base: float, warmup_steps: int, total_steps: int) -> flo
 
 
 def _optimizer(model: nn.Module, config: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
-    """SGD+Nesterov or AdamW; no weight decay on biases and normalization weights (ndim <= 1)."""
+    """SGD (Nesterov when ``momentum`` > 0) or AdamW; no weight decay on biases and norm weights (ndim <= 1)."""
     params = [p for p in model.parameters() if p.requires_grad]
     groups: list[dict[str, Any]] = [
         {"params": [p for p in params if p.ndim > 1], "weight_decay": config.weight_decay},
@@ -105,7 +113,8 @@ def _optimizer(model: nn.Module, config: TrainConfig, device: torch.device) -> t
     groups = [g for g in groups if g["params"]]
     fused = True if device.type == "cuda" else None  # fused CUDA kernels: one launch per step
     if config.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=config.lr, momentum=0.9, nesterov=True, fused=fused)
+        momentum = config.momentum
+        return torch.optim.SGD(groups, lr=config.lr, momentum=momentum, nesterov=momentum > 0, fused=fused)
     return torch.optim.AdamW(groups, lr=config.lr, fused=fused)
 
 
@@ -210,31 +219,81 @@ def train(
     *,
     report: Callable[[EpochReport], None] | None = None,
     evaluate_test: bool = False,
+    checkpoint: Callable[[TrainState], None] | None = None,
+    resume: TrainState | None = None,
 ) -> TrainResult:
     """Train ``model`` in place on ``data.train``, validating on ``data.val`` after every epoch.
 
     ``report`` gets one :class:`EpochReport` per epoch; if it raises :class:`StopTraining` the run
     ends with status ``"stopped"``. A non-finite loss ends it with status ``"failed"`` and a
-    reason; it never raises for that. The model is left on the training device.
+    reason; it never raises for that. The model is left on the training device; with
+    ``config.ema_decay`` it holds the averaged weights at the end (those that were evaluated).
+
+    ``checkpoint`` gets a :class:`TrainState` after every finished (and reported) epoch; passing
+    one back as ``resume`` (same model, data and config) continues after its epoch and ends with
+    the same weights and metrics as an uninterrupted run.
     """
     device = resolve_device(config.device)
+    if resume is not None and not 0 <= resume.epoch <= config.epochs:
+        raise ValueError(f"cannot resume after epoch {resume.epoch} of a {config.epochs}-epoch training")
     with _runtime(device, config):
-        return _train(model, data, config, device, report, evaluate_test)
+        return _train(model, data, config, device, report, evaluate_test, checkpoint, resume)
 
 
-def _train(
-    model: nn.Module,
-    data: DatasetSplits,
-    config: TrainConfig,
-    device: torch.device,
-    report: Callable[[EpochReport], None] | None,
-    evaluate_test: bool,
-) -> TrainResult:
-    started = time.perf_counter()
-    if len(data.train) == 0 or len(data.val) == 0:  # type: ignore[arg-type]
-        raise ValueError(f"{data.name}: train and val splits must not be empty")
-    seed_everything(config.seed)
-    cuda = device.type == "cuda"
+@dataclass
+class _Session:
+    """What one training holds between epochs (the parts of a :class:`TrainState` that live in objects)."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    ema: AveragedModel | None
+    train_batches: Batches
+    augment: BatchAugment
+    history: list[EpochReport] = field(default_factory=list)
+    global_step: int = 0
+    train_time: float = 0.0
+    images_seen: int = 0
+    elapsed: float = 0.0
+
+    @property
+    def evaluated(self) -> nn.Module:
+        """The weights that are scored: the moving average when there is one."""
+        return self.ema.module if self.ema is not None else self.model
+
+    def state(self, epoch: int, elapsed: float) -> TrainState:
+        rng = global_rng_states()
+        rng["augment"] = self.augment.get_state()
+        if self.train_batches.generator is not None:
+            rng["shuffle"] = self.train_batches.generator.get_state()
+        return snapshot(TrainState(
+            epoch=epoch, global_step=self.global_step, model=self.model.state_dict(),
+            optimizer=self.optimizer.state_dict(), ema=None if self.ema is None else self.ema.state_dict(),
+            rng=rng, history=[asdict(r) for r in self.history], train_time=self.train_time,
+            images_seen=self.images_seen, elapsed=self.elapsed + elapsed,
+        ))
+
+    def restore(self, state: TrainState) -> None:
+        self.model.load_state_dict(state.model)
+        self.optimizer.load_state_dict(state.optimizer)
+        if (state.ema is None) != (self.ema is None):
+            raise ValueError("the checkpoint's weight averaging (ema_decay) differs from the config's")
+        if self.ema is not None and state.ema is not None:
+            self.ema.load_state_dict(state.ema)
+        set_global_rng_states(state.rng)
+        self.augment.set_state(state.rng["augment"])
+        if self.train_batches.generator is not None:
+            self.train_batches.generator.set_state(state.rng["shuffle"])
+        self.history = [EpochReport(**r) for r in state.history]
+        self.global_step, self.train_time = state.global_step, state.train_time
+        self.images_seen, self.elapsed = state.images_seen, state.elapsed
+
+
+AUGMENT_SEED_OFFSET = 0x5EED
+"""The augmentation generator is seeded with ``seed + AUGMENT_SEED_OFFSET``: a stream apart from
+the shuffling generator (seeded with ``seed``)."""
+
+
+def _session(model: nn.Module, data: DatasetSplits, config: TrainConfig, device: torch.device) -> _Session:
     model.to(device)
     model.to(memory_format=torch.channels_last)
     train_batches = make_batches(
@@ -245,69 +304,105 @@ def _train(
         seed=config.seed,
         workers=config.workers,
     )
+    ema = None
+    if config.ema_decay is not None:
+        # Buffers are averaged too; batch-norm statistics are re-estimated for the averaged weights
+        # before each evaluation (bn_recalibration) and otherwise are the buffers' average.
+        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+    augment = BatchAugment(config.augment, resolution=data.resolution, normalization=data.normalization,
+                           flip=config.flip, seed=config.seed + AUGMENT_SEED_OFFSET)
+    return _Session(model, _optimizer(model, config, device), ema, train_batches, augment)
+
+
+@dataclass(frozen=True)
+class _EpochOutcome:
+    train_loss: float
+    lr: float
+    bad_step: int | None
+
+
+def _train_epoch(run: _Session, config: TrainConfig, criterion: nn.Module, device: torch.device) -> _EpochOutcome:
+    """One pass over the training batches; stops at the first non-finite loss."""
+    cuda = device.type == "cuda"
+    model, optimizer, batches = run.model, run.optimizer, run.train_batches
+    steps = len(batches)
+    total_steps, warmup_steps = steps * config.epochs, steps * config.warmup_epochs
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+    losses = torch.zeros(max(1, steps), dtype=torch.float32, device=device) if cuda else torch.zeros(0)
+    cpu_losses: list[float] = []
+    checked, bad, lr, step = 0, None, config.lr, 0
+    model.train()
+    for step, (x, y) in enumerate(batches):
+        lr = lr_at(run.global_step, base=config.lr, warmup_steps=warmup_steps, total_steps=total_steps)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        with _autocast(device):
+            loss = criterion(model(run.augment(x)), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.grad_clip is not None:
+            nn.utils.clip_grad_norm_(params, config.grad_clip)
+        optimizer.step()
+        if run.ema is not None:
+            run.ema.update_parameters(model)
+        run.global_step += 1
+        if cuda:  # no host sync here: the buffer is checked every CUDA_CHECK_EVERY steps
+            losses[step] = loss.detach()
+            if (step + 1) % CUDA_CHECK_EVERY == 0:
+                bad = _first_bad(losses, checked, step + 1)
+                checked = step + 1
+                if bad is not None:
+                    break
+        else:  # on CPU reading the value is free
+            value = loss.item()
+            cpu_losses.append(value)
+            if not math.isfinite(value):
+                bad = step
+                break
+    done = min(step + 1, steps)
+    if bad is None and cuda:
+        bad = _first_bad(losses, checked, done)
+    if cuda:
+        torch.cuda.synchronize(device)
+    run.images_seen += batches.images * done // max(1, steps)
+    if bad is not None:
+        return _EpochOutcome(math.nan, lr, bad)
+    train_loss = float(losses[:done].mean().item()) if cuda else math.fsum(cpu_losses) / len(cpu_losses)
+    return _EpochOutcome(train_loss, lr, None)
+
+
+def _train(
+    model: nn.Module,
+    data: DatasetSplits,
+    config: TrainConfig,
+    device: torch.device,
+    report: Callable[[EpochReport], None] | None,
+    evaluate_test: bool,
+    checkpoint: Callable[[TrainState], None] | None,
+    resume: TrainState | None,
+) -> TrainResult:
+    started = time.perf_counter()
+    if len(data.train) == 0 or len(data.val) == 0:  # type: ignore[arg-type]
+        raise ValueError(f"{data.name}: train and val splits must not be empty")
+    seed_everything(config.seed)
+    run = _session(model, data, config, device)
     eval_batch = max(config.batch_size, EVAL_BATCH)
     val_batches = make_batches(data.val, batch_size=eval_batch, device=device, shuffle=False, workers=config.workers)
-    optimizer = _optimizer(model, config, device)
     criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
-    params = [p for g in optimizer.param_groups for p in g["params"]]
-    steps = len(train_batches)
-    total_steps = steps * config.epochs
-    warmup_steps = steps * config.warmup_epochs
-
-    history: list[EpochReport] = []
+    if resume is not None:
+        run.restore(resume)
     status: Status = "completed"
     reason: str | None = None
-    train_time = 0.0
-    images_seen = 0
-    global_step = 0
-    losses = torch.zeros(max(1, steps), dtype=torch.float32, device=device) if cuda else torch.zeros(0)
-    for epoch in range(1, config.epochs + 1):
+    for epoch in range(len(run.history) + 1, config.epochs + 1):
         epoch_start = time.perf_counter()
-        model.train()
-        checked = 0
-        cpu_losses: list[float] = []
-        bad: int | None = None
-        lr = config.lr
-        step = 0
-        for step, (x, y) in enumerate(train_batches):
-            lr = lr_at(global_step, base=config.lr, warmup_steps=warmup_steps, total_steps=total_steps)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            with _autocast(device):
-                loss = criterion(model(x), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.grad_clip is not None:
-                nn.utils.clip_grad_norm_(params, config.grad_clip)
-            optimizer.step()
-            global_step += 1
-            if cuda:  # no host sync here: the buffer is checked every CUDA_CHECK_EVERY steps
-                losses[step] = loss.detach()
-                if (step + 1) % CUDA_CHECK_EVERY == 0:
-                    bad = _first_bad(losses, checked, step + 1)
-                    checked = step + 1
-                    if bad is not None:
-                        break
-            else:  # on CPU reading the value is free
-                value = loss.item()
-                cpu_losses.append(value)
-                if not math.isfinite(value):
-                    bad = step
-                    break
-        done = min(step + 1, steps)
-        if bad is None and cuda:
-            bad = _first_bad(losses, checked, done)
-        if cuda:
-            torch.cuda.synchronize(device)
-        train_time += time.perf_counter() - epoch_start
-        images_seen += train_batches.images * done // max(1, steps)
-        if bad is not None:
-            status, reason = "failed", f"non-finite loss at epoch {epoch} step {bad + 1}"
+        outcome = _train_epoch(run, config, criterion, device)
+        run.train_time += time.perf_counter() - epoch_start
+        if outcome.bad_step is not None:
+            status, reason = "failed", f"non-finite loss at epoch {epoch} step {outcome.bad_step + 1}"
             break
-        train_loss = float(losses[:done].mean().item()) if cuda else math.fsum(cpu_losses) / len(cpu_losses)
         if config.bn_recalibration:
-            _recalibrate_bn(model, train_batches, config.bn_recalibration)
-        val = _evaluate(model, val_batches, device, data.num_classes)
+            _recalibrate_bn(run.evaluated, run.train_batches, config.bn_recalibration)
+        val = _evaluate(run.evaluated, val_batches, device, data.num_classes)
         if not math.isfinite(val.loss):
             status, reason = "failed", f"non-finite validation loss at epoch {epoch}"
             break
@@ -315,12 +410,12 @@ def _train(
             epoch=epoch,
             val_top1=val.top1,
             val_top5=val.top5,
-            train_loss=train_loss,
+            train_loss=outcome.train_loss,
             val_loss=val.loss,
             seconds=time.perf_counter() - epoch_start,
-            lr=lr,
+            lr=outcome.lr,
         )
-        history.append(epoch_report)
+        run.history.append(epoch_report)
         if report is not None:
             try:
                 report(epoch_report)
@@ -328,13 +423,18 @@ def _train(
                 status = "stopped"
                 reason = str(exc) or f"stopped by the report callback after epoch {epoch}"
                 break
+        if checkpoint is not None:
+            checkpoint(run.state(epoch, time.perf_counter() - started))
 
+    if run.ema is not None:  # the caller gets the weights that were scored
+        model.load_state_dict(run.ema.module.state_dict())
     test: EvalMetrics | None = None
     if evaluate_test and status != "failed":
         test_batches = make_batches(
             data.test, batch_size=eval_batch, device=device, shuffle=False, workers=config.workers
         )
         test = _evaluate(model, test_batches, device, data.num_classes)
+    history = run.history
     last = history[-1] if history and status != "failed" else None
     return TrainResult(
         status=status,
@@ -345,7 +445,7 @@ def _train(
         val_loss=last.val_loss if last else None,
         test_top1=test.top1 if test else None,
         test_top5=test.top5 if test else None,
-        train_seconds=time.perf_counter() - started,
-        images_per_second=images_seen / train_time if train_time > 0 else 0.0,
+        train_seconds=run.elapsed + time.perf_counter() - started,
+        images_per_second=run.images_seen / run.train_time if run.train_time > 0 else 0.0,
         history=history,
     )
