@@ -1,26 +1,32 @@
 """Handcrafted baselines: train zoo entries or spec files with the grid's proxy schedule.
 
 Each network goes through :func:`~nas_scaling.search.work.run_task`, the same unit of work as a grid
-candidate, so its validation accuracy is measured identically, and becomes one MLflow run tagged
-``kind=handcrafted`` with the param and metric names of grid runs (so ``nas-scaling compare`` can
-put both in one table).
+candidate, so its validation accuracy is measured identically, in a
+:class:`~nas_scaling.experiments.session.StudySession` (a rerun restores what finished), and becomes
+one MLflow run tagged ``kind=handcrafted`` with the param and metric names of grid runs (so
+``nas-scaling compare`` can put both in one table).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from nas_scaling.errors import UserError
-from nas_scaling.search.work import TrainTask, run_task
-from nas_scaling.spec import NetworkSpec, network_to_compact, save_spec, spec_to_dict
+from nas_scaling.experiments.records import Planned
+from nas_scaling.experiments.session import StudySession
+from nas_scaling.search.executors import LocalExecutor
+from nas_scaling.search.outcomes import Outcome
+from nas_scaling.search.study import safe_study_name
+from nas_scaling.search.work import TrainTask
+from nas_scaling.spec import NetworkSpec, network_to_compact, spec_to_dict
 from nas_scaling.tracking import Tracker
 
-__all__ = ["BaselineOptions", "BaselineResult", "run_baselines"]
+__all__ = ["BaselineOptions", "BaselineResult", "run_baselines", "study_name"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,12 @@ class BaselineResult:
         }
 
 
+def study_name(options: BaselineOptions) -> str:
+    """Baselines trained the same way share a study: a rerun restores the networks already trained."""
+    config = json.dumps([options.dataset, options.seeds, options.seed, sorted(options.train.items())], default=str)
+    return safe_study_name(f"baseline-{options.dataset}-{hashlib.sha256(config.encode()).hexdigest()[:8]}")
+
+
 def run_baselines(
     specs: Sequence[NetworkSpec],
     options: BaselineOptions,
@@ -64,33 +76,40 @@ def run_baselines(
     tracker: Tracker,
     log: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
 ) -> list[BaselineResult]:
-    """Train each spec (already adapted to the dataset) and log it as a ``kind=handcrafted`` run."""
+    """Train each spec (already adapted to the dataset) as a ``kind=handcrafted`` run; networks that
+    an earlier run of the same baselines finished are restored, not trained again."""
     from nas_scaling.cost import count_cost
 
     if options.seeds < 1:
         raise UserError(f"seeds must be a positive integer, got {options.seeds!r}")
     seeds = tuple(options.seed + i for i in range(options.seeds))
-    folder = Path(tempfile.mkdtemp(prefix="nas-scaling-baseline-"))
-    results = []
-    for i, spec in enumerate(specs):
+    planned = []
+    for spec in specs:
         cost = count_cost(spec)
-        arch = network_to_compact(spec)
-        log(f"baseline: training {spec.name} ({cost.macs / 1e6:.3g} MFLOPs multiply-adds, {cost.params:,} params, "
-            f"{spec.resolution}x{spec.resolution}) on {options.dataset}")
-        task = TrainTask(spec.name, spec_to_dict(spec), options.dataset, dict(options.train), seeds, options.data_dir)
-        result = run_task(task)
-        run_id = tracker.start_run(spec.name, tags={"kind": "handcrafted", "dataset": options.dataset})
-        tracker.log(run_id, params={
-            "arch": arch, "name": spec.name, "dataset": options.dataset, "seeds": options.seeds,
-            "resolution": spec.resolution, **{f"train_{k}": v for k, v in options.train.items()},
-        }, metrics={**result.metrics(), "macs": float(cost.macs), "params": float(cost.params)},
-            tags={"status_reason": result.reason or "", "node": result.node})
-        tracker.log_artifact(run_id, save_spec(spec, folder / str(i) / "spec.yaml"))
-        tracker.end_run(run_id, "FINISHED" if result.status == "completed" else "FAILED")
-        if result.status != "completed":
-            log(f"baseline: {spec.name} {result.status}: {result.reason}")
+        planned.append(Planned(
+            safe_study_name(f"{spec.name}-{network_to_compact(spec)}")[:200], spec, cost.macs, cost.params,
+            run_params={"name": spec.name, "dataset": options.dataset, "seeds": options.seeds,
+                        **{f"train_{k}": v for k, v in options.train.items()}},
+            tags={"dataset": options.dataset}))
+    session = StudySession(study_name(options), kind="handcrafted", tracker=tracker, config={}, storage=None,
+                           progress=False, unit="network", log=log)
+    with session:
+        todo = {p.key for p in session.restore(planned)}
+        for p in planned:
+            if p.key in todo:
+                log(f"baseline: training {p.spec.name} ({p.macs / 1e6:.3g} MFLOPs multiply-adds, {p.params:,} "
+                    f"params, {p.spec.in_channels}x{p.spec.resolution}x{p.spec.resolution}) on {options.dataset}")
+                task = TrainTask(p.key, spec_to_dict(p.spec), options.dataset, dict(options.train), seeds,
+                                 options.data_dir)
+                session.run(LocalExecutor(), [p], [task])
+    results = []
+    for p in planned:
+        record = session.records[p.key]
+        if record.outcome is not Outcome.COMPLETE:
+            log(f"baseline: {p.spec.name} {record.outcome.value}: {record.reason}")
         results.append(BaselineResult(
-            spec.name, arch, result.status, result.reason, result.val_top1, result.val_top1_std, result.val_top5,
-            cost.macs, cost.params, spec.resolution, result.train_seconds, run_id,
+            p.spec.name, record.arch, record.result().status.value, record.reason, record.val_top1,
+            record.val_top1_std, record.val_top5, p.macs, p.params, p.spec.resolution, record.train_seconds,
+            record.mlflow_run_id or "",
         ))
     return results
