@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from nas_scaling.data.base import DatasetSplits
@@ -31,12 +32,18 @@ from nas_scaling.data.splits import stratified_split
 from nas_scaling.errors import UserError
 
 __all__ = [
+    "IMAGE_SUFFIXES",
     "MATERIALIZE_LIMIT_BYTES",
     "TORCHVISION_SETS",
+    "ImageReadError",
+    "check_imagefolder_layout",
+    "image_files",
     "load_digits_splits",
     "load_fake_splits",
     "load_imagefolder_splits",
     "load_torchvision_splits",
+    "read_image",
+    "read_image_header",
 ]
 
 #: Datasets whose preprocessed float32 tensors (all splits) fit in this many bytes are held in
@@ -310,12 +317,93 @@ def take(ds: Dataset[Any], indices: np.ndarray) -> Dataset[Any]:
 
 # --------------------------------------------------------------------------- image folder
 
+#: What torchvision's ImageFolder counts as an image (lower-case file suffixes).
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+_GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
+_WIDE_GRAY = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
+_IMAGE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError)
+
+
+class ImageReadError(UserError):
+    """An image file that cannot be decoded: ``cannot read image PATH: REASON``.
+
+    A DataLoader worker re-raises a failure in the main process as ``type(exc)(text)``, where the
+    text is the worker's whole traceback; keeping only its last line keeps the message one line.
+    """
+
+    def __init__(self, message: str) -> None:
+        lines = message.strip().splitlines() or [message]
+        last, marker = lines[-1], f"{type(self).__name__}: "
+        super().__init__(last.split(marker, 1)[1] if marker in last else last)
+
+
+def read_image(path: str) -> Image.Image:
+    """ImageFolder's loader: the decoded image in its own mode (L, P, RGB, ...), or an ImageReadError.
+
+    :class:`PilTransform` then converts every image to the mode asked for, so a folder mixing
+    grayscale, palette and colour images loads at 1 or 3 channels alike.
+    """
+    image: Image.Image
+    try:
+        with open(path, "rb") as f:
+            image = Image.open(f)
+            image.load()
+    except _IMAGE_ERRORS as exc:
+        raise ImageReadError(f"cannot read image {path}: {_first_line(exc)}") from None
+    if image.mode in _WIDE_GRAY:  # 16-bit or float gray: PIL's convert("L") would clip, so scale
+        pixels = np.asarray(image, dtype=np.float64)
+        pixels = pixels * 255 if image.mode == "F" and pixels.max(initial=0) <= 1 else pixels / 257
+        image = Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8), mode="L")
+    return image
+
+
+def read_image_header(path: Path) -> tuple[bool, tuple[int, int]]:
+    """``(in colour, (width, height))`` of an image file from its header; palette images are decoded
+    (they are colour only when their pixels are). Raises :class:`ImageReadError`."""
+    try:
+        with Image.open(path) as image:
+            size = image.size
+            if image.mode in _GRAY_MODES:
+                return False, size
+            if image.mode not in ("P", "PA"):
+                return True, size
+            rgb = np.asarray(image.convert("RGB"))
+    except _IMAGE_ERRORS as exc:
+        raise ImageReadError(f"cannot read image {path}: {_first_line(exc)}") from None
+    colour = bool((rgb[..., 0] != rgb[..., 1]).any() or (rgb[..., 1] != rgb[..., 2]).any())
+    return colour, size
+
+
+def image_files(folder: Path, *, limit: int | None = None) -> list[Path]:
+    """Image files under ``folder`` in ImageFolder's order (sorted walk), the first ``limit`` of them."""
+    found: list[Path] = []
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        dirs.sort()
+        for name in sorted(files):
+            if name.lower().endswith(IMAGE_SUFFIXES):
+                found.append(Path(root) / name)
+                if limit is not None and len(found) >= limit:
+                    return found
+    return found
+
+
+def check_imagefolder_layout(path: Path) -> None:
+    """Refuse, in one line, a folder without ``train`` and ``val`` subfolders."""
+    if not path.is_dir():
+        raise UserError(f"image folder {path} does not exist; expected {path}/train and {path}/val")
+    for sub in ("train", "val"):
+        if not (path / sub).is_dir():
+            raise UserError(
+                f"image folder {path} has no '{sub}' folder; expected {path}/train/<class>/<image> "
+                f"and {path}/val/<class>/<image>"
+            )
+
 
 def _image_folder(path: Path, transform: Any) -> Any:
     from torchvision.datasets import ImageFolder
 
     try:
-        return ImageFolder(str(path), transform=transform)
+        return ImageFolder(str(path), transform=transform, loader=read_image)
     except (FileNotFoundError, OSError) as exc:
         raise UserError(f"cannot read image folder {path}: {_first_line(exc)}") from exc
 
@@ -335,14 +423,7 @@ def load_imagefolder_splits(path: Path, *, resolution: int, in_channels: int) ->
     Images are resized (shorter side) and center-cropped to ``resolution``; ImageNet statistics.
     """
     label = f"imagefolder:{path}"
-    if not path.is_dir():
-        raise UserError(f"image folder {path} does not exist; expected {path}/train and {path}/val")
-    for sub in ("train", "val"):
-        if not (path / sub).is_dir():
-            raise UserError(
-                f"image folder {path} has no '{sub}' folder; expected {path}/train/<class>/<image> "
-                f"and {path}/val/<class>/<image>"
-            )
+    check_imagefolder_layout(path)
     norm = IMAGENET_NORM.to_channels(in_channels)
     transform = PilTransform(resolution=resolution, in_channels=in_channels, norm=norm)
     train = _image_folder(path / "train", transform)

@@ -196,3 +196,87 @@ def test_imagefolder_layout_errors(tmp_path: Path) -> None:
         load_dataset(f"imagefolder:{tmp_path}", resolution=8, in_channels=3)
     with pytest.raises(UserError, match="needs a path"):
         load_dataset("imagefolder:", resolution=8, in_channels=3)
+
+
+def _write_mixed_folder(root: Path, per_class: int = 3) -> None:
+    """Grayscale (L), palette (P), colour (RGB), RGBA and 16-bit gray images side by side, at two sizes."""
+    for split in ("train", "val"):
+        for c, colour in enumerate(((200, 30, 30), (20, 20, 220))):
+            folder = root / split / f"class{c}"
+            folder.mkdir(parents=True)
+            for i in range(per_class):
+                Image.new("L", (20, 20), 90 + i).save(folder / f"gray{i}.png")
+                Image.new("RGB", (24, 24), colour).convert("P").save(folder / f"palette{i}.png")
+                Image.new("RGB", (20, 20), colour).save(folder / f"rgb{i}.jpg")
+                Image.new("RGBA", (20, 20), (*colour, 128)).save(folder / f"rgba{i}.png")
+                Image.fromarray(np.full((20, 20), 40_000, dtype=np.uint16)).save(folder / f"wide{i}.png")
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("in_memory", [True, False])
+def test_imagefolder_mixing_gray_palette_and_colour_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, channels: int, in_memory: bool
+) -> None:
+    _write_mixed_folder(tmp_path)
+    if not in_memory:
+        monkeypatch.setattr(sources, "MATERIALIZE_LIMIT_BYTES", 0)
+    data = load_dataset(f"imagefolder:{tmp_path}", resolution=16, in_channels=channels)
+    assert data.sizes() == (30, 15, 15) and data.in_memory == in_memory
+    images = torch.stack([data.train[i][0] for i in range(len(data.train))])  # type: ignore[arg-type]
+    assert images.shape == (30, channels, 16, 16) and torch.isfinite(images).all()
+    mean, std = (torch.tensor(v).view(1, -1, 1, 1) for v in (data.normalization.mean, data.normalization.std))
+    pixels = images * std + mean
+    assert float(pixels.min()) >= -1e-4 and float(pixels.max()) <= 1 + 1e-4
+    # 16-bit gray is scaled to 8 bits, not clipped to white: 40000 / 65535 of full scale
+    files = sources.image_files(tmp_path / "train")  # ImageFolder's order: the order of the split
+    wide = [i for i, path in enumerate(files) if path.name.startswith("wide")]
+    assert wide and all(abs(float(pixels[i].mean()) - 40_000 / 65_535) < 0.01 for i in wide)
+
+
+def test_corrupt_image_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    _write_folder(tmp_path, "train", 3, (12, 12))
+    _write_folder(tmp_path, "val", 2, (12, 12))
+    good = (tmp_path / "train" / "dog" / "1.png").read_bytes()
+    bad = tmp_path / "train" / "dog" / "1.png"
+    bad.write_bytes(good[:40])  # a truncated PNG: the header reads, the pixels do not
+    (tmp_path / "val" / "cat" / "junk.png").write_bytes(b"not an image")
+    with pytest.raises(UserError) as info:
+        load_dataset(f"imagefolder:{tmp_path}", resolution=8, in_channels=3)
+    message = str(info.value)
+    assert message.startswith(f"cannot read image {bad}: ") and "\n" not in message
+
+
+def test_corrupt_image_read_in_a_worker_is_still_one_line(tmp_path: Path) -> None:
+    """A DataLoader worker re-raises the error as type(exc)(its traceback); the message stays one line."""
+    from torch.utils.data import DataLoader
+
+    from nas_scaling.data.preprocess import Normalization, PilTransform
+
+    _write_folder(tmp_path, "train", 2, (12, 12))
+    bad = tmp_path / "train" / "cat" / "0.png"
+    bad.write_bytes(b"garbage")
+    folder = sources._image_folder(
+        tmp_path / "train", PilTransform(resolution=8, in_channels=1, norm=Normalization((0.5,), (0.5,)))
+    )
+    with pytest.raises(sources.ImageReadError) as info:
+        list(DataLoader(folder, batch_size=2, num_workers=1))
+    message = str(info.value)
+    assert message.startswith(f"cannot read image {bad}: ") and "\n" not in message
+
+
+def test_corrupt_image_through_the_cli_exits_2_without_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nas_scaling.cli.main import main
+
+    data = tmp_path / "data"
+    _write_folder(data, "train", 3, (12, 12))
+    _write_folder(data, "val", 2, (12, 12))
+    bad = data / "val" / "cat" / "0.png"
+    bad.write_bytes(b"garbage")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    code = main(["train", "lenet5", "--small", "--dataset", f"imagefolder:{data}", "--epochs", "1"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "Traceback" not in err
+    assert err.splitlines()[-1].startswith(f"nas-scaling: error: cannot read image {bad}: ")

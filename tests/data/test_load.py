@@ -87,7 +87,8 @@ def test_subset_is_stratified_and_seeded() -> None:
         ({"resolution": 0, "in_channels": 1}, "resolution must be an integer >= 1, got 0"),
         ({"resolution": 8, "in_channels": 2}, "in_channels must be 1 or 3, got 2"),
         ({"resolution": 8, "in_channels": 1, "subset": 0.0}, "subset must be a fraction in (0, 1], got 0.0"),
-        ({"resolution": 8, "in_channels": 1, "subset": 1.5}, "got 1.5"),
+        ({"resolution": 8, "in_channels": 1, "subset": 1.5}, "subset must be a fraction in (0, 1], got 1.5"),
+        ({"resolution": 8, "in_channels": 1, "subset": 0}, "subset must be a fraction in (0, 1], got 0"),
     ],
 )
 def test_bad_arguments_are_user_errors(kwargs: dict[str, float], fragment: str) -> None:
