@@ -16,7 +16,7 @@ from nas_scaling.training import RECIPES, TrainConfig, evaluate, recipe_config, 
 
 def test_cli_choices_match_the_library() -> None:
     assert RECIPE_CHOICES == RECIPES == ("proxy", "full")
-    assert AUGMENT_CHOICES == ("auto", *AUGMENTS)
+    assert ("auto", *AUGMENTS) == AUGMENT_CHOICES
 
 
 def test_proxy_is_the_grid_schedule() -> None:
@@ -51,7 +51,7 @@ def test_bad_values_are_one_line(call: Any, message: str) -> None:
     assert str(info.value) == message
 
 
-def _tiny(classes: int) -> nn.Module:
+def _tiny(classes: int) -> nn.Sequential:
     seed_everything(0)
     return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, classes))
