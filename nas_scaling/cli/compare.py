@@ -16,8 +16,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "compare",
         help="compare the tracked grid, found and handcrafted networks: accuracy, cost, Pareto front",
         description="Read the finished runs tagged kind=grid, found or handcrafted from MLflow "
-        "(MLFLOW_TRACKING_URI, default sqlite:///mlruns/mlflow.db), one row each, sorted by validation "
-        "top-1; 'pareto' marks runs no other run beats on both accuracy and multiply-adds.",
+        "(MLFLOW_TRACKING_URI, default sqlite:///mlruns/mlflow.db), one row each with its dataset and inputs "
+        "(channels x height x width; '-' where a run did not record them), sorted by validation top-1; "
+        "'pareto' marks runs no other run on the same dataset beats on both accuracy and multiply-adds.",
     )
     p.add_argument("--experiment", default="nas-scaling", help="MLflow experiment (default nas-scaling)")
     p.add_argument("--plot", type=Path, default=None, metavar="FILE",
@@ -34,9 +35,11 @@ def run(args: argparse.Namespace) -> int:
         return _run_reference(args)
     from nas_scaling.cli.common import tracking_uri
     from nas_scaling.report import format_csv, format_markdown, load_runs, plot_runs, table_rows
+    from nas_scaling.tracking import MlflowTracker
 
     uri = tracking_uri()
-    table = load_runs(uri, args.experiment)
+    tracker = MlflowTracker(uri, experiment=args.experiment, create=False)  # reads; makes nothing
+    table = load_runs(tracker, source=f"experiment {args.experiment!r} at {uri}")
     if args.format == "json":
         emit(table_rows(table))
     elif args.format == "csv":
@@ -45,8 +48,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(format_markdown(table))
     else:
         print_table([
-            {**r, "val_top1": _round(r["val_top1"]), "val_top5": _round(r["val_top5"]),
-             "train_seconds": _round(r["train_seconds"], 1)}
+            {**r, "dataset": r["dataset"] or "-", "inputs": r["inputs"] or "-", "val_top1": _round(r["val_top1"]),
+             "val_top5": _round(r["val_top5"]), "train_seconds": _round(r["train_seconds"], 1)}
             for r in table_rows(table)
         ])
     if args.plot is not None:

@@ -9,7 +9,10 @@ from nas_scaling.report.compare import (
     load_runs,
     pareto_flags,
     plot_runs,
+    run_dataset,
+    run_inputs,
     table_rows,
 )
 
-__all__ = ["KINDS", "format_csv", "format_markdown", "load_runs", "pareto_flags", "plot_runs", "table_rows"]
+__all__ = ["KINDS", "format_csv", "format_markdown", "load_runs", "pareto_flags", "plot_runs", "run_dataset",
+           "run_inputs", "table_rows"]

@@ -1,14 +1,16 @@
-"""Compare grid, found and handcrafted networks from MLflow: one row per finished run, Pareto flags.
+"""Compare grid, found and handcrafted networks from a tracker: one row per finished run, Pareto flags.
 
-A run is on the Pareto front when no other run is at least as accurate (val top-1) and at most as
-costly (MACs) while strictly better in one of the two.
+A run is on the Pareto front when no other run on the same dataset is at least as accurate (val
+top-1) and at most as costly (MACs) while strictly better in one of the two. Runs are read through
+the :class:`~nas_scaling.tracking.base.Tracker` protocol, so any tracker (MLflow, in-memory) serves.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from pathlib import Path
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
 from nas_scaling.errors import UserError
@@ -16,14 +18,16 @@ from nas_scaling.errors import UserError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from nas_scaling.tracking.base import Tracker
+
 __all__ = ["COLUMNS", "KINDS", "OPTIONAL", "REFERENCE_COLUMNS", "REFERENCE_KINDS", "format_csv",
            "format_markdown", "format_reference_markdown", "load_runs", "pareto_flags", "plot_reference",
-           "plot_runs", "reference_rows", "reference_table", "table_rows"]
+           "plot_runs", "reference_rows", "reference_table", "run_dataset", "run_inputs", "table_rows"]
 
 KINDS = ("grid", "handcrafted", "found")
 """Run kinds (tag ``kind``) that are trained networks; parents and studies are left out."""
 
-COLUMNS = ("kind", "name", "val_top1", "val_top5", "macs", "params", "train_seconds", "pareto")
+COLUMNS = ("kind", "name", "dataset", "inputs", "val_top1", "val_top5", "macs", "params", "train_seconds", "pareto")
 OPTIONAL = ("test_top1", "test_top5", "latency_ms")
 """Metrics shown only when some run logged them."""
 
@@ -49,71 +53,72 @@ def _finite(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _sqlite_path(uri: str) -> Path | None:
-    return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+_ARCH_INPUTS = re.compile(r"@(\d+)x(\d+) ->")
+"""The input form in a network's compact line (``... @16x1 ->10 sd0``: 16 px, 1 channel)."""
 
 
-def load_runs(tracking_uri: str, experiment: str) -> pd.DataFrame:
-    """The finished grid/found/handcrafted runs of ``experiment``, sorted by val_top1 descending."""
-    import logging
-    import os
-
-    import mlflow
-    import pandas as pd
-    from mlflow import MlflowClient
-
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    logging.getLogger("mlflow").setLevel(logging.ERROR)
-    db = _sqlite_path(tracking_uri)
-    if db is not None and not db.exists():
-        raise UserError(f"no MLflow database at {tracking_uri!r}; run 'nas-scaling grid' or "
-                        "'nas-scaling baseline' first, or set MLFLOW_TRACKING_URI")
-    if MlflowClient(tracking_uri).get_experiment_by_name(experiment) is None:
-        raise UserError(f"unknown experiment {experiment!r} at {tracking_uri}; the commands log to 'nas-scaling'")
-    previous = mlflow.get_tracking_uri()
-    env_before = os.environ.get("MLFLOW_TRACKING_URI")
-    mlflow.set_tracking_uri(tracking_uri)
+def _positive_int(value: object) -> int | None:
     try:
-        raw = mlflow.search_runs(experiment_names=[experiment], output_format="pandas", max_results=100_000)
-    finally:
-        # set_tracking_uri also exports MLFLOW_TRACKING_URI; leave the environment as it was, or
-        # every later command in this process would log to the store of this comparison
-        mlflow.set_tracking_uri(previous)
-        if env_before is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = env_before
-    assert isinstance(raw, pd.DataFrame)
-    kind = raw.get("tags.kind", pd.Series([None] * len(raw), index=raw.index, dtype=object))
-    raw = raw[(raw["status"] == "FINISHED") & kind.isin(KINDS)]
-    if raw.empty:
-        raise UserError(f"no finished runs in experiment {experiment!r} at {tracking_uri}; "
-                        "run 'nas-scaling grid' or 'nas-scaling baseline' first")
+        number = int(str(value))
+    except ValueError:
+        return None
+    return number if number > 0 else None
 
-    def column(name: str) -> pd.Series:
-        if name in raw.columns:
-            return raw[name]
-        return pd.Series([None] * len(raw), index=raw.index, dtype=object)
 
-    run_name = column("tags.mlflow.runName")
-    param_name = column("params.name")
+def run_inputs(params: Mapping[str, str]) -> str | None:
+    """``CxRxR`` from a run's params ``in_channels`` and ``resolution``, each falling back to the
+    ``arch`` compact line (runs made before the runners logged their inputs); None when unknown."""
+    match = _ARCH_INPUTS.search(params.get("arch", ""))
+    channels = _positive_int(params.get("in_channels")) or (int(match.group(2)) if match else None)
+    resolution = _positive_int(params.get("resolution")) or (int(match.group(1)) if match else None)
+    if channels is None or resolution is None:
+        return None
+    return f"{channels}x{resolution}x{resolution}"
+
+
+def run_dataset(params: Mapping[str, str]) -> str | None:
+    """A run's ``dataset`` param, an image folder shortened to its own name (``imagefolder:cifar10-dev``)."""
+    name = params.get("dataset") or None
+    if name is not None and name.startswith("imagefolder:"):
+        folder = name.removeprefix("imagefolder:").rstrip("/\\")
+        name = "imagefolder:" + (PurePath(folder).name or folder)
+    return name
+
+
+def load_runs(tracker: Tracker, *, source: str = "the tracker") -> pd.DataFrame:
+    """The finished grid/found/handcrafted runs ``tracker`` holds, sorted by val_top1 descending.
+
+    Each row shows the run's dataset and inputs (``3x32x32``). ``pareto`` is computed among the runs
+    of one dataset (runs without one form a group of their own): accuracies on different data do
+    not compare. ``source`` names the store in the error raised when there is nothing to show.
+    """
+    import pandas as pd
+
+    runs = [r for r in tracker.find_runs({}) if r.status == "FINISHED" and r.tags.get("kind") in KINDS]
+    if not runs:
+        raise UserError(f"no finished runs in {source}; run 'nas-scaling grid' or 'nas-scaling baseline' first")
     table = pd.DataFrame({
-        "kind": raw["tags.kind"],
-        "name": param_name.where(param_name.notna() & (param_name != ""), run_name),
+        "kind": [r.tags["kind"] for r in runs],
+        "name": [r.params.get("name") or r.name for r in runs],
+        "dataset": pd.Series([run_dataset(r.params) for r in runs], dtype=object),
+        "inputs": pd.Series([run_inputs(r.params) for r in runs], dtype=object),
     })
     for metric in ("val_top1", "val_top5", *OPTIONAL, "macs", "params", "train_seconds"):
-        values = pd.to_numeric(column(f"metrics.{metric}"), errors="coerce")
+        values = pd.to_numeric(pd.Series([r.metrics.get(metric) for r in runs], dtype=object), errors="coerce")
         if metric in OPTIONAL and values.isna().all():
             continue
-        table[metric] = values
-    table["run_id"] = raw["run_id"]
-    table["pareto"] = pareto_flags(list(table["val_top1"]), list(table["macs"]))
-    table = table.sort_values(["val_top1", "macs"], ascending=[False, True], na_position="last")
+        table[metric] = values.astype(float)
+    table["run_id"] = [r.run_id for r in runs]
+    table["pareto"] = False
+    for _, group in table.groupby(table["dataset"].fillna(""), sort=False):
+        table.loc[group.index, "pareto"] = pareto_flags(list(group["val_top1"]), list(group["macs"]))
+    table["pareto"] = table["pareto"].astype(bool)
+    table = table.sort_values(["val_top1", "macs", "name"], ascending=[False, True, True], na_position="last")
     return table.reset_index(drop=True)
 
 
 def _order(table: pd.DataFrame) -> list[str]:
-    head = ["kind", "name", "val_top1", "val_top5", *(c for c in OPTIONAL if c in table.columns)]
+    head = ["kind", "name", "dataset", "inputs", "val_top1", "val_top5", *(c for c in OPTIONAL if c in table.columns)]
     return [*head, "macs", "params", "train_seconds", "pareto"]
 
 
@@ -142,11 +147,11 @@ def format_markdown(table: pd.DataFrame) -> str:
     """A GitHub table (written here: pandas' to_markdown needs tabulate)."""
     rows = table_rows(table)
     cols = _order(table)
-    numeric = {c for c in cols if c not in ("kind", "name", "pareto")}
+    numeric = {c for c in cols if c not in ("kind", "name", "dataset", "inputs", "pareto")}
 
-    def cell(value: Any) -> str:
+    def cell(value: Any, column: str) -> str:
         if value is None:
-            return ""
+            return "-" if column in ("dataset", "inputs") else ""
         if isinstance(value, bool):
             return "yes" if value else ""
         if isinstance(value, float):
@@ -155,19 +160,17 @@ def format_markdown(table: pd.DataFrame) -> str:
 
     lines = ["| " + " | ".join(cols) + " |",
              "|" + "|".join("---:" if c in numeric else ":---" for c in cols) + "|"]
-    lines += ["| " + " | ".join(cell(r[c]) for c in cols) + " |" for r in rows]
+    lines += ["| " + " | ".join(cell(r[c], c) for c in cols) + " |" for r in rows]
     return "\n".join(lines) + "\n"
 
 
 def plot_runs(table: pd.DataFrame, path: Path, *, title: str = "Accuracy vs cost") -> Path:
     """Val top-1 (%) against MACs (log axis): handcrafted and searched networks, the Pareto front as steps."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     data = table[table["val_top1"].notna() & table["macs"].notna() & (table["macs"] > 0)]
-    fig, ax = plt.subplots(figsize=(8, 5.5))
+    fig = Figure(figsize=(8, 5.5))
+    ax = fig.subplots()
     styles = {"handcrafted": ("s", "tab:blue", "handcrafted"), "grid": ("o", "tab:orange", "grid (compound scaling)"),
               "found": ("^", "tab:green", "found (search)")}
     for kind, (marker, color, label) in styles.items():
@@ -192,8 +195,7 @@ def plot_runs(table: pd.DataFrame, path: Path, *, title: str = "Accuracy vs cost
     ax.legend(fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    fig.savefig(path, dpi=120)  # a Figure without pyplot: no backend to set, nothing left open
     return path
 
 
@@ -262,14 +264,13 @@ def plot_reference(table: pd.DataFrame, path: Path, *,
                    title: str = "Published ImageNet top-1 vs multiply-adds") -> Path:
     """Published top-1 (%) against our MACs (log axis), one marker and colour per family, each family
     joined in MACs order: the accuracy-vs-FLOPs picture of the EfficientNet and DenseNet papers."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
 
     markers = "osD^v<>pPhX*"
-    cmap = plt.get_cmap("tab10")
-    fig, ax = plt.subplots(figsize=(10, 6.5))
+    cmap = colormaps["tab10"]
+    fig = Figure(figsize=(10, 6.5))
+    ax = fig.subplots()
     for i, (family, part) in enumerate(table.groupby("family", sort=True)):
         part = part.sort_values("macs")
         x, y = part["macs"] / 1e6, 100 * part["top1"]
@@ -286,6 +287,5 @@ def plot_reference(table: pd.DataFrame, path: Path, *,
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    fig.savefig(path, dpi=120)  # a Figure without pyplot: no backend to set, nothing left open
     return path

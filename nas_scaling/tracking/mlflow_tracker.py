@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from nas_scaling.locks import file_lock
 from nas_scaling.tracking.base import RunRecord
@@ -43,10 +43,17 @@ def _quote(value: str) -> str:
 
 
 class MlflowTracker:
-    def __init__(self, tracking_uri: str, *, experiment: str, artifact_root: Path | None = None) -> None:
-        """``artifact_root`` of a new experiment defaults to :func:`artifact_root_for` the store."""
+    def __init__(
+        self, tracking_uri: str, *, experiment: str, artifact_root: Path | None = None, create: bool = True
+    ) -> None:
+        """``artifact_root`` of a new experiment defaults to :func:`artifact_root_for` the store.
+
+        With ``create=False`` (a reader, such as ``compare``) a missing SQLite database or experiment
+        is a one-line :class:`~nas_scaling.errors.UserError` when the store is first used, and
+        nothing is made."""
         self.tracking_uri = resolve_tracking_uri(tracking_uri)
         self._experiment = experiment
+        self._create = create
         # else MLflow puts a new experiment's artifacts in ./mlruns of the working folder
         self._artifact_root = artifact_root if artifact_root is not None else artifact_root_for(self.tracking_uri)
         self._client: MlflowClient | None = None
@@ -100,6 +107,9 @@ class MlflowTracker:
 
         logging.getLogger("alembic").setLevel(logging.WARNING)
         logging.getLogger("mlflow").setLevel(logging.WARNING)
+        if not self._create:
+            self._open_existing()
+            return
         lock: Path | None = None
         if self.tracking_uri.startswith("sqlite:///"):
             db = Path(self.tracking_uri.removeprefix("sqlite:///"))
@@ -115,6 +125,22 @@ class MlflowTracker:
             client = MlflowClient(self.tracking_uri)
             self._experiment_id = self._open_experiment(client, self._experiment, self._artifact_root)
             self._client = client
+
+    def _open_existing(self) -> None:
+        from mlflow import MlflowClient
+
+        from nas_scaling.errors import UserError
+
+        db = self.tracking_uri.removeprefix("sqlite:///") if self.tracking_uri.startswith("sqlite:///") else None
+        if db is not None and db != ":memory:" and not Path(db).exists():
+            raise UserError(f"no MLflow database at {self.tracking_uri!r}; run 'nas-scaling grid' or "
+                            "'nas-scaling baseline' first, or set MLFLOW_TRACKING_URI")
+        client = MlflowClient(self.tracking_uri)
+        found = client.get_experiment_by_name(self._experiment)
+        if found is None:
+            raise UserError(f"unknown experiment {self._experiment!r} at {self.tracking_uri}; "
+                            "the commands log to 'nas-scaling'")
+        self._experiment_id, self._client = str(found.experiment_id), client
 
     @staticmethod
     def _open_experiment(client: MlflowClient, experiment: str, artifact_root: Path | None) -> str:
@@ -167,19 +193,30 @@ class MlflowTracker:
         from mlflow.entities import ViewType
 
         query = " and ".join(f"tags.{k} = {_quote(v)}" for k, v in tags.items())
-        runs = self.client.search_runs(
-            [self.experiment_id], query, run_view_type=ViewType.ACTIVE_ONLY, max_results=5000
-        )
-        return [
-            RunRecord(
-                run_id=r.info.run_id,
-                name=r.info.run_name or "",
-                status=r.info.status,
-                tags=dict(r.data.tags),
-                params=dict(r.data.params),
-                metrics=dict(r.data.metrics),
-                parent_id=r.data.tags.get("mlflow.parentRunId"),
-                start_time=int(r.info.start_time or 0),
+        records: list[RunRecord] = []
+        token: str | None = None
+        while True:  # page through: a long study has more runs than one page holds
+            page = self.client.search_runs(
+                [self.experiment_id], query, run_view_type=ViewType.ACTIVE_ONLY, max_results=_PAGE,
+                page_token=token,
             )
-            for r in runs
-        ]
+            records += [_record(r) for r in page]
+            token = page.token
+            if not token:
+                return records
+
+
+_PAGE = 5000
+
+
+def _record(run: Any) -> RunRecord:
+    return RunRecord(
+        run_id=run.info.run_id,
+        name=run.info.run_name or "",
+        status=run.info.status,
+        tags=dict(run.data.tags),
+        params=dict(run.data.params),
+        metrics=dict(run.data.metrics),
+        parent_id=run.data.tags.get("mlflow.parentRunId"),
+        start_time=int(run.info.start_time or 0),
+    )
