@@ -9,26 +9,26 @@ from __future__ import annotations
 
 import contextlib
 import json
-import signal
 import socket
 import sys
-import tempfile
-import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nas_scaling.cost import Budget, count_cost
+from nas_scaling.cost import Budget, ResolvedBudget, count_cost
 from nas_scaling.errors import UserError
+from nas_scaling.experiments.records import Planned
+from nas_scaling.experiments.session import StudySession
 from nas_scaling.search.executors import ExecutionOptions
+from nas_scaling.search.outcomes import Outcome
 from nas_scaling.search.proposer import Proposer, fail_stale, heartbeat_thread, pid_alive, trained_count, trial_row
 from nas_scaling.search.samplers import make_pruner, make_sampler, objectives
 from nas_scaling.search.space import SearchSpace, cheapest, resolve_resolution, space_digest
-from nas_scaling.search.study import open_storage, open_study, safe_study_name
+from nas_scaling.search.study import safe_study_name
 from nas_scaling.search.work import TaskResult, TrainTask
 from nas_scaling.spec import NetworkSpec, save_spec, spec_from_dict, spec_to_dict
-from nas_scaling.tracking import Tracker, finite_numbers, open_parent_run
+from nas_scaling.tracking import Tracker
 
 if TYPE_CHECKING:
     from nas_scaling.experiments.prescreen import PrescreenOptions
@@ -123,15 +123,88 @@ def run_search(
     log: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
 ) -> SearchResult:
     """Search (resuming), then write ``output``/best.yaml, pareto/*.yaml and summary.json."""
-    import optuna
-
     if options.trials < 1:
         raise UserError(f"trials must be a positive integer, got {options.trials!r}")
     space = resolve_resolution(space, reference)
     ref_cost = count_cost(reference)
     limits = options.budget.resolve(ref_cost)
+    _check_budget(space, options, limits, num_classes=num_classes, in_channels=in_channels,
+                  resolution=reference.resolution)
+    study_name = options.study or default_study_name(space, options)
+    directions = objectives(options.sampler)
+    make_sampler(options.sampler, seed=options.seed, space=space, trials=options.trials)  # refuse before any write
+    session = StudySession(
+        study_name, kind="search", child_kind="found", tracker=tracker, config=_study_config(space, options),
+        storage=options.storage, directions=directions, heartbeat=HEARTBEAT_INTERVAL, progress=options.progress,
+        unit="trial", sticky_interrupt=True, log=log, parent_params={
+            "space": space.name, "budget": str(options.budget), "sampler": options.sampler, "seed": options.seed,
+            "dataset": options.dataset, "executor": options.executor, "reference": reference.name,
+            **{f"train_{k}": v for k, v in options.train.items()},
+        },
+    )
+    with session:
+        study, storage = session.study, session.storage
+        assert study is not None and storage is not None
+        stale = fail_stale(study, storage)
+        if stale:
+            log(f"search: trials {', '.join(map(str, stale))} were left running by a process that died; "
+                "failed and queued again")
+        have = trained_count(study)
+        todo = max(0, options.trials - have)
+        # Seeded per draw (grid: per grid order), so a resumed search draws what an uninterrupted one would.
+        study.sampler = make_sampler(options.sampler, seed=options.seed, space=space, trials=options.trials)
+        study.pruner = make_pruner(multi_objective=len(directions) > 1, enabled=options.early_stopping)
+        log(f"search: space {space.name!r}, sampler {options.sampler}, budget {options.budget} = {limits}; "
+            f"reference {reference.name} {ref_cost.macs / 1e6:.3g} MFLOPs; study {study_name!r} has {have} trained "
+            f"trial(s), training {todo} more")
+        if options.prescreen is not None and todo:  # a finished study is not prescreened again
+            from nas_scaling.experiments.prescreen import enqueue_top
+
+            enqueue_top(study, space, reference, limits, options.prescreen, dataset=options.dataset,
+                        data_dir=options.data_dir, seed=options.seed, num_classes=num_classes,
+                        in_channels=in_channels, log=log)
+        if session.made and space.path is not None:
+            tracker.log_artifact(session.parent_id, space.path)
+        _close_orphan_runs(tracker, study, study_name)
+        proposer = Proposer(study, storage, space, limits, num_classes=num_classes, in_channels=in_channels,
+                            prune=options.early_stopping, max_rejections=options.max_rejections)
+        source = _Source(session, proposer, options, space.name)
+        session.progress(todo)
+        stop_beating = heartbeat_thread(proposer, HEARTBEAT_INTERVAL)
+        try:
+            options.make_executor(max_concurrent=todo or None).run_adaptive(
+                source, todo, early_stopping=options.early_stopping, max_epochs=int(options.train.get("epochs", 20)))
+        except BaseException:
+            with contextlib.suppress(Exception):  # the next start repairs what is left (stale trials)
+                proposer.interrupt_all("interrupted (Ctrl-C or the executor stopped)")
+            raise
+        finally:
+            stop_beating()
+        if proposer.in_flight:  # pragma: no cover - executors finish or raise
+            proposer.interrupt_all("the executor returned without finishing it")
+            session.abort(Outcome.INTERRUPTED, "the executor returned without finishing it")
+        session.close_progress()
+        if proposer.exhausted:
+            log(f"search: stopped drawing: {proposer.exhausted}")
+        counts = {**source.counts, "infeasible": proposer.infeasible, "invalid": proposer.invalid,
+                  "duplicates": proposer.duplicates}
+        result = _summarize(study, space, options, study_name, limits, ref_cost.macs, counts, proposer.exhausted,
+                            session.parent_id)
+        if not result.best:
+            session.fail(f"no trial of study {study_name!r} trained to the end; see its failed trials")
+        files = _write_outputs(result, study, output) if output is not None else []
+        session.finish(metrics={
+            "best_val_top1": float(result.best[0]["val_top1"]), "best_macs": float(result.best[0]["macs"]),
+            **{f"count_{k}": float(v) for k, v in counts.items()},
+        }, artifacts=[f for f in files if f.name in ("summary.json", "best.yaml")])
+    return replace(result, files=files)
+
+
+def _check_budget(space: SearchSpace, options: SearchOptions, limits: ResolvedBudget, *, num_classes: int,
+                  in_channels: int, resolution: int) -> None:
+    """Refuse, before any write, a budget below the cheapest network the space can make."""
     low_spec, low_ratio = cheapest(space, lambda s: limits.check(count_cost(s)).ratio, num_classes=num_classes,
-                                   in_channels=in_channels, default_resolution=reference.resolution)
+                                   in_channels=in_channels, default_resolution=resolution)
     if low_ratio > 1.0:
         low = count_cost(low_spec)
         raise UserError(
@@ -139,182 +212,55 @@ def run_search(
             f"({low.macs / 1e6:.3g} MFLOPs multiply-adds, {low.params:,} params; {low_ratio:.2f}x the limit); "
             "raise the budget or narrow the space"
         )
-    study_name = options.study or default_study_name(space, options)
-    directions = objectives(options.sampler)
-    make_sampler(options.sampler, seed=options.seed, space=space, trials=options.trials)  # refuse before any write
-    storage = open_storage(options.storage, heartbeat=HEARTBEAT_INTERVAL)
-    study = open_study(study_name, options.storage, config=_study_config(space, options), directions=directions,
-                       storage=storage)
-    stale = fail_stale(study, storage)
-    if stale:
-        log(f"search: trials {', '.join(map(str, stale))} were left running by a process that died; "
-            "failed and queued again")
-    have = trained_count(study)
-    todo = max(0, options.trials - have)
-    # Seeded per draw (grid: per grid order), so a resumed search draws what an uninterrupted one would.
-    study.sampler = make_sampler(options.sampler, seed=options.seed, space=space, trials=options.trials)
-    study.pruner = make_pruner(multi_objective=len(directions) > 1, enabled=options.early_stopping)
-    log(f"search: space {space.name!r}, sampler {options.sampler}, budget {options.budget} = {limits}; "
-        f"reference {reference.name} {ref_cost.macs / 1e6:.3g} MFLOPs; study {study_name!r} has {have} trained "
-        f"trial(s), training {todo} more")
-    if options.prescreen is not None and todo:  # a finished study is not prescreened again
-        from nas_scaling.experiments.prescreen import enqueue_top
-
-        enqueue_top(study, space, reference, limits, options.prescreen, dataset=options.dataset,
-                    data_dir=options.data_dir, seed=options.seed, num_classes=num_classes, in_channels=in_channels,
-                    log=log)
-
-    # MLflow: one parent per study (resumed), children for trained trials.
-    parent_id, made = open_parent_run(tracker, study_name, {"kind": "search-parent", "study": study_name})
-    if made:
-        tracker.log(parent_id, params={
-            "space": space.name, "budget": str(options.budget), "sampler": options.sampler, "seed": options.seed,
-            "dataset": options.dataset, "executor": options.executor, "reference": reference.name,
-            **{f"train_{k}": v for k, v in options.train.items()},
-        })
-        if space.path is not None:
-            tracker.log_artifact(parent_id, space.path)
-    _close_orphan_runs(tracker, study, study_name)
-
-    proposer = Proposer(study, storage, space, limits, num_classes=num_classes, in_channels=in_channels,
-                        prune=options.early_stopping, max_rejections=options.max_rejections)
-    scratch = tempfile.TemporaryDirectory(prefix="nas-scaling-search-")
-    counts = {"trained": 0, "pruned": 0, "failed": 0}
-    seed = options.seed
-    bar = None
-    if options.progress and todo:
-        from tqdm import tqdm
-
-        bar = tqdm(total=todo, desc="search", unit="trial", file=sys.stderr, dynamic_ncols=True)
-
-    class Source:
-        interrupted: threading.Event | None = None
-
-        def _check(self) -> None:
-            if self.interrupted is not None and self.interrupted.is_set():
-                raise KeyboardInterrupt("interrupted")
-
-        def next_task(self) -> TrainTask | None:
-            self._check()
-            if trained_count(study, training=True) >= options.trials:  # other workers may share the study
-                return None
-            p = proposer.propose(limit=options.trials)
-            if p is None:
-                return None
-            run_id = tracker.start_run(f"{study_name}/{p.trial.number}", parent_id=parent_id, tags={
-                "kind": "found", "study": study_name, "trial": str(p.trial.number), "space": space.name,
-            })
-            p.run_id = run_id
-            p.trial.set_user_attr("mlflow_run_id", run_id)
-            tracker.log(run_id, params={
-                "arch": p.arch, "budget": str(options.budget), "space": space.name, "dataset": options.dataset,
-                "trial": p.trial.number, "resolution": p.spec.resolution, **p.trial.params,
-            }, metrics={"macs": float(p.macs), "params": float(p.params), **finite_numbers({
-                k: v for k, v in p.trial.user_attrs.items() if k.startswith("proxy_") or k == "prescreen_rank"})})
-            return TrainTask(p.key, spec_to_dict(p.spec), options.dataset, dict(options.train), (seed,),
-                             options.data_dir)
-
-        def report(self, key: str, epoch: int, value: float) -> bool:
-            self._check()
-            p = proposer.in_flight.get(key)
-            if p is not None and p.run_id is not None:
-                tracker.log(p.run_id, metrics={"val_top1": value}, step=epoch)
-            return proposer.report(key, epoch, value)
-
-        def finish(self, result: TaskResult) -> None:
-            p = proposer.in_flight.get(result.key)
-            if p is None:
-                return
-            outcome = proposer.finish(result)
-            counts[{"complete": "trained", "pruned": "pruned"}.get(outcome, "failed")] += 1
-            if p.run_id is not None:
-                metrics = {**result.metrics(), "macs": float(p.macs), "params": float(p.params)}
-                tracker.log(p.run_id, metrics=metrics, step=result.epochs, tags={
-                    "state": outcome, "status_reason": result.reason or "", "node": result.node,
-                })
-                tracker.log_artifact(p.run_id, save_spec(p.spec, Path(scratch.name) / p.key / "spec.yaml"))
-                tracker.end_run(p.run_id, {"complete": "FINISHED", "pruned": "KILLED"}.get(outcome, "FAILED"))
-            if outcome == "failed":
-                log(f"search: trial {p.trial.number} failed: {result.reason}")
-            if bar is not None:
-                bar.update(1)
-                if result.val_top1 is not None:
-                    bar.set_postfix_str(f"#{p.trial.number} {outcome} val_top1={result.val_top1:.3f}")
-
-    source = Source()
-    executor = options.make_executor(max_concurrent=todo or None)
-    stop_beating = heartbeat_thread(proposer, HEARTBEAT_INTERVAL)
-    epochs = int(options.train.get("epochs", 20))
-    try:
-        with _ctrl_c_sticks() as interrupted:
-            source.interrupted = interrupted
-            executor.run_adaptive(source, todo, early_stopping=options.early_stopping, max_epochs=epochs)
-    except BaseException:
-        try:  # a failure while cleaning up must not replace the interrupt itself
-            _interrupt(proposer, tracker, "interrupted (Ctrl-C or the executor stopped)")
-            tracker.end_run(parent_id, "KILLED")
-        except Exception as exc:  # the next start repairs what is left (stale trials, orphan runs)
-            log(f"search: cleaning up after the interrupt failed ({exc}); the next run repairs it")
-        raise
-    finally:
-        stop_beating()
-        scratch.cleanup()
-        if bar is not None:
-            bar.close()
-    if proposer.in_flight:  # pragma: no cover - executors finish or raise
-        _interrupt(proposer, tracker, "the executor returned without finishing it")
-    if proposer.exhausted:
-        log(f"search: stopped drawing: {proposer.exhausted}")
-
-    counts.update(infeasible=proposer.infeasible, invalid=proposer.invalid, duplicates=proposer.duplicates)
-    result = _summarize(study, space, options, study_name, limits, ref_cost.macs, counts, proposer.exhausted,
-                        parent_id)
-    if not result.best:
-        tracker.end_run(parent_id, "FAILED")
-        raise UserError(f"no trial of study {study_name!r} trained to the end; see its failed trials")
-    files = _write_outputs(result, study, output) if output is not None else []
-    best = result.best[0]
-    tracker.log(parent_id, metrics={
-        "best_val_top1": float(best["val_top1"]), "best_macs": float(best["macs"]),
-        **{f"count_{k}": float(v) for k, v in counts.items()},
-    })
-    for path in files:
-        if path.name in ("summary.json", "best.yaml"):
-            tracker.log_artifact(parent_id, path)
-    tracker.end_run(parent_id, "FINISHED")
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return SearchResult(**{**result.__dict__, "files": files})
 
 
-@contextlib.contextmanager
-def _ctrl_c_sticks() -> Iterator[threading.Event]:
-    """Ctrl-C sets an event that the search checks at safe points (each epoch's report, each new
-    trial) and stops there with KeyboardInterrupt; a second Ctrl-C raises at once. Raising from the
-    handler itself can land inside a database write (leaving SQLite locked for the cleanup) or in a
-    ``__del__``/weakref callback, where Python drops the exception and the search would go on."""
-    event = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield event
-        return
+class _Source:
+    """The adaptive executor's side of the search: proposals in (each a live MLflow run), epochs and
+    results back to the proposer and the session."""
 
-    def handler(signum: int, frame: object) -> None:
-        if event.is_set():  # the second Ctrl-C stops at once
-            raise KeyboardInterrupt
-        event.set()
-        print("nas-scaling: stopping after the current epoch (Ctrl-C again to stop now)", file=sys.stderr)
+    def __init__(self, session: StudySession, proposer: Proposer, options: SearchOptions, space: str) -> None:
+        self.session = session
+        self.proposer = proposer
+        self.options = options
+        self.space = space
+        self.planned: dict[str, Planned] = {}
+        self.counts = {"trained": 0, "pruned": 0, "failed": 0}
 
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield event
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    def next_task(self) -> TrainTask | None:
+        self.session.check_interrupt()
+        study = self.proposer.study
+        if trained_count(study, training=True) >= self.options.trials:  # other workers may share the study
+            return None
+        p = self.proposer.propose(limit=self.options.trials)
+        if p is None:
+            return None
+        n = p.trial.number
+        planned = Planned(
+            p.key, p.spec, p.macs, p.params, tags={"trial": str(n), "space": self.space},
+            run_params={"budget": str(self.options.budget), "space": self.space, "dataset": self.options.dataset,
+                        "trial": n, **p.trial.params},
+            known={k: v for k, v in p.trial.user_attrs.items() if k.startswith("proxy_") or k == "prescreen_rank"},
+        )
+        self.planned[p.key] = planned
+        p.run_id = self.session.start_child(planned, name=str(n))
+        p.trial.set_user_attr("mlflow_run_id", p.run_id)
+        o = self.options
+        return TrainTask(p.key, spec_to_dict(p.spec), o.dataset, dict(o.train), (o.seed,), o.data_dir)
 
+    def report(self, key: str, epoch: int, value: float) -> bool:
+        self.session.check_interrupt()
+        self.session.log_epoch(key, epoch, value)
+        return self.proposer.report(key, epoch, value)
 
-def _interrupt(proposer: Proposer, tracker: Tracker, reason: str) -> None:
-    for p in proposer.interrupt_all(reason):
-        if p.run_id is not None:
-            tracker.log(p.run_id, tags={"state": "interrupted", "status_reason": reason})
-            tracker.end_run(p.run_id, "KILLED")
+    def finish(self, result: TaskResult) -> None:
+        p = self.proposer.in_flight.get(result.key)
+        if p is None:
+            return
+        outcome = self.proposer.finish(result)
+        self.counts[{Outcome.COMPLETE: "trained", Outcome.PRUNED: "pruned"}.get(outcome, "failed")] += 1
+        score = "" if result.val_top1 is None else f" val_top1={result.val_top1:.3f}"
+        note = f"#{p.trial.number} {outcome.value}{score}"
+        self.session.record(self.planned.pop(result.key), result, trial=False, outcome=outcome, note=note)
 
 
 def _close_orphan_runs(tracker: Tracker, study: Any, study_name: str) -> None:
@@ -328,11 +274,11 @@ def _close_orphan_runs(tracker: Tracker, study: Any, study_name: str) -> None:
         if run.status != "RUNNING" or trial is None or not trial.state.is_finished():
             continue
         name, _, pid = str(trial.user_attrs.get("owner", "")).rpartition(":")
-        gone = trial.user_attrs.get("outcome") in ("stale", "interrupted") or (
+        gone = trial.user_attrs.get("outcome") in (Outcome.STALE, Outcome.INTERRUPTED) or (
             name == host and pid.isdigit() and not pid_alive(int(pid)))
         if gone:
-            tracker.log(run.run_id, tags={"state": "interrupted", "status_reason": "its process died"})
-            tracker.end_run(run.run_id, "KILLED")
+            tracker.log(run.run_id, tags={"state": Outcome.INTERRUPTED.value, "status_reason": "its process died"})
+            tracker.end_run(run.run_id, Outcome.INTERRUPTED.mlflow_status)
 
 
 def _summarize(
@@ -340,7 +286,7 @@ def _summarize(
     counts: dict[str, int], exhausted: str | None, parent_id: str,
 ) -> SearchResult:
     rows = [trial_row(t) for t in study.get_trials(deepcopy=False)]
-    complete = [r for r in rows if r["outcome"] == "complete" and r["val_top1"] is not None]
+    complete = [r for r in rows if r["outcome"] == Outcome.COMPLETE and r["val_top1"] is not None]
     best = sorted(complete, key=lambda r: (-r["val_top1"], r["macs"]))
     return SearchResult(
         study=study_name, space=space.name, sampler=options.sampler, budget=str(options.budget),

@@ -58,6 +58,7 @@ class StudySession:
         name: str,
         *,
         kind: str,
+        child_kind: str | None = None,
         tracker: Tracker,
         config: Mapping[str, Any],
         storage: str | None,
@@ -69,11 +70,12 @@ class StudySession:
         sticky_interrupt: bool = False,
         log: Log = _stderr,
     ) -> None:
-        """``kind`` names the runs (``<kind>-parent``, children tagged ``kind=<kind>``); ``storage``
+        """``kind`` names the runs (``<kind>-parent``, children tagged ``kind=<child_kind or kind>``); ``storage``
         None keeps no Optuna study (MLflow alone records the candidates). ``sticky_interrupt``: a
         first Ctrl-C only sets a flag that :meth:`check_interrupt` turns into KeyboardInterrupt."""
         self.name = name
         self.kind = kind
+        self.child_kind = child_kind or kind
         self.tracker = tracker
         self.log = log
         self._config = dict(config)
@@ -177,7 +179,7 @@ class StudySession:
         never written: the process died between the two writes); returns the ones left to train."""
         done = self.completed()
         by_key = {p.key: p for p in plan}
-        for run in self.tracker.find_runs({"kind": self.kind, "study": self.name}):
+        for run in self.tracker.find_runs({"kind": self.child_kind, "study": self.name}):
             key = run.tags.get("candidate", "")
             planned = by_key.get(key)
             if planned is None or key in done or run.status != "FINISHED" or "val_top1" not in run.metrics:
@@ -201,7 +203,7 @@ class StudySession:
         """Start ``planned``'s child run (its params and what is known before training), so that it is
         visible, with live metrics, while it trains."""
         run_id = self.tracker.start_run(f"{self.name}/{name or planned.key}", parent_id=self.parent_id, tags={
-            "kind": self.kind, "study": self.name, "candidate": planned.key, **planned.tags})
+            "kind": self.child_kind, "study": self.name, "candidate": planned.key, **planned.tags})
         spec = planned.spec
         self.tracker.log(run_id, params={
             "arch": network_to_compact(spec), "resolution": spec.resolution, "in_channels": spec.in_channels,
