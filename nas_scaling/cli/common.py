@@ -13,12 +13,18 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from nas_scaling.errors import UserError
 
 if TYPE_CHECKING:
+    from nas_scaling.experiments.inputs import Inputs
     from nas_scaling.spec import NetworkSpec
     from nas_scaling.tracking import MlflowTracker
 
 __all__ = [
+    "AUGMENT_CHOICES",
     "FORMATS",
+    "add_data_args",
     "add_execution_args",
+    "augment_fields",
+    "fraction",
+    "prepare_inputs",
     "add_format",
     "emit",
     "execution_kwargs",
@@ -68,6 +74,56 @@ def non_negative_float(text: str) -> float:
 def int_range(low: int, high: int, what: str = "an integer") -> Callable[[str], int]:
     """An argparse type: an integer in [low, high], with a one-line error naming the value."""
     return lambda text: _number(text, int, lambda v: low <= v <= high, f"{what} from {low} to {high}")
+
+
+def fraction(text: str) -> float:
+    """A number in (0, 1] (``--subset``)."""
+    return _number(text, float, lambda v: 0 < v <= 1, "a fraction in (0, 1]")
+
+
+AUGMENT_CHOICES = ("auto", "none", "basic", "trivialaugment", "randaugment")
+
+
+def add_data_args(parser: argparse.ArgumentParser, *, resolution_help: str, subset: bool = True,
+                  augment: bool = True) -> None:
+    """What to train on: ``--dataset``, ``--data-dir``, ``--resolution``, ``--subset``, ``--augment``."""
+    parser.add_argument("--dataset", default="digits", help="digits (default, embedded), mnist, fashion-mnist, "
+                        "cifar10, cifar100, svhn, imagefolder:PATH or fake; input channels and classes follow it")
+    parser.add_argument("--data-dir", default=None, help="where torchvision datasets live")
+    parser.add_argument("--resolution", type=positive_int, default=None, help=resolution_help)
+    if subset:
+        parser.add_argument("--subset", type=fraction, default=1.0, help="train each candidate on this stratified, "
+                            "seeded fraction of the training split (rank on a subset of a large dataset)")
+    if augment:
+        parser.add_argument("--augment", choices=AUGMENT_CHOICES, default="auto", help="training augmentation: "
+                            "auto (default: random crop and flip for natural images, none for digits/mnist), none, "
+                            "basic (crop + flip), trivialaugment, randaugment (each with crop + flip)")
+
+
+def augment_fields(policy: str, dataset: str) -> dict[str, object]:
+    """TrainConfig fields for ``--augment`` (``auto``: the dataset's default); none when no augmentation."""
+    from nas_scaling.data import default_augment, flip_invariant
+
+    chosen = default_augment(dataset) if policy == "auto" else policy
+    if chosen == "none":
+        return {}
+    return {"augment": chosen, "flip": flip_invariant(dataset)}
+
+
+def prepare_inputs(spec: NetworkSpec, args: argparse.Namespace, *, command: str,
+                   resolution: int | None = None) -> tuple[NetworkSpec, Inputs]:
+    """``spec`` fitted to ``--dataset`` at ``--resolution`` (or ``resolution``), the dataset read once
+    (a missing or corrupt file is one line now, not a failed trial later); prints what the inputs are."""
+    from nas_scaling.data import load_dataset
+    from nas_scaling.experiments.inputs import fit_to_data
+
+    fitted, inputs = fit_to_data(spec, args.dataset, data_dir=args.data_dir,
+                                 resolution=resolution if resolution is not None else args.resolution)
+    load_dataset(args.dataset, resolution=fitted.resolution, in_channels=fitted.in_channels,
+                 data_dir=Path(args.data_dir) if args.data_dir else None)
+    for line in inputs.lines():
+        print(f"{command}: {line}", file=sys.stderr)
+    return fitted, inputs
 
 
 def add_format(parser: argparse.ArgumentParser, choices: Sequence[str] = FORMATS) -> None:

@@ -6,14 +6,17 @@ import argparse
 from pathlib import Path
 
 from nas_scaling.cli.common import (
+    add_data_args,
     add_execution_args,
     add_format,
+    augment_fields,
     emit,
     execution_kwargs,
     load_arch,
     non_negative_int,
     positive_float,
     positive_int,
+    prepare_inputs,
     print_table,
 )
 from nas_scaling.cli.proxies import add_prescreen_args, prescreen_options
@@ -42,9 +45,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--budget", required=True, help="FLOP budget: 2xFLOPS (relative to --base), 600MFLOPS, "
                    "1.2GFLOPS; FLOPs are multiply-adds; may add a params limit: 2xFLOPS,8Mparams")
     p.add_argument("--base", default=DEFAULT_BASE, help=f"zoo name or spec file (default {DEFAULT_BASE})")
-    p.add_argument("--dataset", default="digits", help="digits (default, embedded), mnist, cifar10, ..., "
-                   "imagefolder:PATH or fake")
-    p.add_argument("--data-dir", default=None, help="where torchvision datasets live")
+    add_data_args(p, resolution_help="the base's input side (default: the base's own); gamma scales from it")
     p.add_argument("--step", type=positive_float, default=DEFAULT_STEP, help="grid step of alpha, beta, gamma")
     p.add_argument("--tolerance", type=_fraction, default=DEFAULT_TOLERANCE, help="relative distance of the real "
                    f"FLOP factor from the budget a candidate may have (default {DEFAULT_TOLERANCE})")
@@ -71,24 +72,19 @@ GRID_EPOCHS = 3
 def run(args: argparse.Namespace) -> int:
     from nas_scaling.cli.common import open_tracker
     from nas_scaling.cost import parse_budget
-    from nas_scaling.data import load_dataset
     from nas_scaling.experiments.grid import GridOptions, run_grid
 
     budget = parse_budget(args.budget)
     prescreen = prescreen_options(args, default_top=args.max_candidates or None)
-    base = load_arch(args.base)
-    data = load_dataset(args.dataset, resolution=base.resolution, in_channels=base.in_channels,
-                        data_dir=Path(args.data_dir) if args.data_dir else None)
-    from dataclasses import replace
-
-    base = replace(base, num_classes=data.num_classes)
-    train: dict[str, object] = {"epochs": args.epochs or GRID_EPOCHS}
+    base, _ = prepare_inputs(load_arch(args.base), args, command="grid")
+    train: dict[str, object] = {"epochs": args.epochs or GRID_EPOCHS, **augment_fields(args.augment, args.dataset)}
     if args.batch_size:
         train["batch_size"] = args.batch_size
     options = GridOptions(
         budget=budget, step=args.step, tolerance=args.tolerance,
         max_candidates=args.max_candidates or None, seeds=args.seeds, seed=args.seed, dataset=args.dataset,
-        data_dir=args.data_dir, train=train, phi_max=args.phi_max, prescreen=prescreen, **execution_kwargs(args),
+        data_dir=args.data_dir, subset=args.subset, train=train, phi_max=args.phi_max, prescreen=prescreen,
+        **execution_kwargs(args),
     )
     tracker = open_tracker()
     from nas_scaling.experiments.grid import default_study_name

@@ -6,13 +6,16 @@ import argparse
 from pathlib import Path
 
 from nas_scaling.cli.common import (
+    add_data_args,
     add_execution_args,
     add_format,
+    augment_fields,
     emit,
     execution_kwargs,
     load_arch,
     non_negative_int,
     positive_int,
+    prepare_inputs,
     print_table,
 )
 from nas_scaling.cli.proxies import add_prescreen_args, prescreen_options
@@ -41,9 +44,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--sampler", choices=list(SAMPLERS), default="tpe",
                    help="tpe (default), nsga2 (accuracy and MACs: Pareto front), random, grid (finite spaces)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="sampler and training seed")
-    p.add_argument("--dataset", default="digits", help="digits (default, embedded), mnist, cifar10, ..., "
-                   "imagefolder:PATH or fake")
-    p.add_argument("--data-dir", default=None, help="where torchvision datasets live")
+    add_data_args(p, resolution_help="train every network at this input side (default: the space's resolution "
+                  "choices, or its reference's); the reference, and so a relative budget, follows it")
     p.add_argument("--epochs", type=positive_int, default=None, help=f"epochs per trial (default {SEARCH_EPOCHS})")
     p.add_argument("--batch-size", type=positive_int, default=None)
     p.add_argument("--no-early-stopping", action="store_true", help="train every trial to the end (no ASHA/pruner)")
@@ -60,9 +62,9 @@ def run(args: argparse.Namespace) -> int:
 
     from nas_scaling.cli.common import open_tracker
     from nas_scaling.cost import parse_budget
-    from nas_scaling.data import load_dataset
     from nas_scaling.errors import UserError
     from nas_scaling.experiments.search import SearchOptions, default_study_name, run_search
+    from nas_scaling.search.distributions import Dist
     from nas_scaling.search.space import load_space
 
     budget = parse_budget(args.budget)
@@ -76,22 +78,22 @@ def run(args: argparse.Namespace) -> int:
         reference = load_arch(reference_arch)
     except UserError as exc:
         raise UserError(f"{args.space}: reference: {exc}") from None
-    in_channels = reference.in_channels
-    data = load_dataset(args.dataset, resolution=reference.resolution, in_channels=in_channels,
-                        data_dir=Path(args.data_dir) if args.data_dir else None)
-    reference = replace(reference, num_classes=data.num_classes)
-    train: dict[str, object] = {"epochs": args.epochs or SEARCH_EPOCHS}
+    reference, inputs = prepare_inputs(reference, args, command="search")
+    if args.resolution is not None:
+        space = replace(space, resolution=Dist("fixed", value=args.resolution))
+    train: dict[str, object] = {"epochs": args.epochs or SEARCH_EPOCHS, **augment_fields(args.augment, args.dataset)}
     if args.batch_size:
         train["batch_size"] = args.batch_size
     options = SearchOptions(
         budget=budget, trials=args.trials, sampler=args.sampler, seed=args.seed, dataset=args.dataset,
-        data_dir=args.data_dir, train=train, early_stopping=not args.no_early_stopping, prescreen=prescreen,
+        data_dir=args.data_dir, subset=args.subset, train=train, early_stopping=not args.no_early_stopping,
+        prescreen=prescreen,
         **execution_kwargs(args),
     )
     tracker = open_tracker()
     output = args.output or Path("runs") / (args.study or default_study_name(space, options))
-    result = run_search(space, reference, options, tracker=tracker, num_classes=data.num_classes,
-                        in_channels=in_channels, output=output)
+    result = run_search(space, reference, options, tracker=tracker, num_classes=inputs.info.num_classes,
+                        in_channels=inputs.channels, output=output)
     if args.format == "json":
         emit(result.to_json())
         return 0
@@ -114,9 +116,21 @@ def run(args: argparse.Namespace) -> int:
     if result.sampler == "nsga2":
         print("\nPareto front (accuracy up, MACs down):")
         print_table([row(t) for t in result.pareto])
-    print(f"\nwrote {', '.join(str(f) for f in result.files[:1])} and {result.files[-1]}; "
-          f"train the best fully with: nas-scaling train {result.files[0]}")
+    print(f"\nwrote {', '.join(str(f) for f in result.files[:1])} and {result.files[-1]}")
+    print(f"train the best fully with: {train_command(result.files[0], args)}")
     return 0
+
+
+def train_command(spec: Path, args: argparse.Namespace) -> str:
+    """The command that trains ``spec`` with the full recipe on the same data and augmentation."""
+    import shlex
+
+    parts = ["nas-scaling", "train", str(spec), "--dataset", args.dataset, "--recipe", "full"]
+    if args.data_dir:
+        parts += ["--data-dir", args.data_dir]
+    if args.augment != "auto":
+        parts += ["--augment", args.augment]
+    return shlex.join(parts)
 
 
 def _short(arch: str, width: int = 70) -> str:

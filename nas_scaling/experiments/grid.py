@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from nas_scaling.cost import Budget
 from nas_scaling.errors import UserError
+from nas_scaling.experiments.inputs import dataset_label
 from nas_scaling.experiments.records import Planned
 from nas_scaling.experiments.session import StudySession
 from nas_scaling.scaling.grid import (
@@ -51,6 +52,8 @@ class GridOptions(ExecutionOptions):
     seed: int = 0
     dataset: str = "digits"
     data_dir: str | None = None
+    subset: float = 1.0
+    """Stratified, seeded fraction of the training split each candidate trains on."""
     train: dict[str, Any] = field(default_factory=dict)
     """TrainConfig fields for the proxy runs (defaults: TrainConfig's)."""
     phi_max: int = 7
@@ -113,7 +116,7 @@ class GridResult:
 
 
 def default_study_name(base: NetworkSpec, options: GridOptions) -> str:
-    return safe_study_name(f"grid-{base.name}-{options.budget}-{options.dataset}")
+    return safe_study_name(f"grid-{base.name}-{options.budget}-{dataset_label(options.dataset)}")
 
 
 def _study_config(base: NetworkSpec, options: GridOptions) -> dict[str, Any]:
@@ -126,6 +129,7 @@ def _study_config(base: NetworkSpec, options: GridOptions) -> dict[str, Any]:
         "seeds": options.seeds,
         "seed": options.seed,
         "train": {k: v for k, v in sorted(options.train.items()) if k not in ("threads", "concurrent_trials")},
+        **({"subset": options.subset} if options.subset != 1.0 else {}),
     }
 
 
@@ -144,7 +148,8 @@ def _plan(base: NetworkSpec, options: GridOptions, log: Callable[[str], None]) -
         Planned(
             c.key, c.spec, c.macs, c.params, trial_params={"alpha": c.alpha, "beta": c.beta, "gamma": c.gamma},
             run_params={"alpha": c.alpha, "beta": c.beta, "gamma": c.gamma, "phi": 1, "budget": str(options.budget),
-                        "base": base.name, "dataset": options.dataset, "seeds": options.seeds},
+                        "base": base.name, "dataset": options.dataset, "seeds": options.seeds,
+                        "subset": options.subset},
             known={"factor_real": c.factor_real, "factor_theoretical": c.factor_theoretical,
                    **screened.get(c.key, {})},
         )
@@ -176,6 +181,8 @@ def run_grid(
         study_name, kind="grid", tracker=tracker, config=_study_config(base, options), storage=options.storage,
         parent_params={
             "base": base.name, "budget": str(options.budget), "dataset": options.dataset, "step": options.step,
+            "data_dir": options.data_dir or "", "resolution": base.resolution, "in_channels": base.in_channels,
+            "subset": options.subset,
             "tolerance": options.tolerance, "seeds": options.seeds, "executor": options.executor,
             **{f"train_{k}": v for k, v in options.train.items()},
         },
@@ -184,8 +191,8 @@ def run_grid(
     with session:
         todo = session.restore(planned)
         seeds = tuple(options.seed + i for i in range(options.seeds))
-        tasks = [TrainTask(p.key, spec_to_dict(p.spec), options.dataset, dict(options.train), seeds, options.data_dir)
-                 for p in todo]
+        tasks = [TrainTask(p.key, spec_to_dict(p.spec), options.dataset, dict(options.train), seeds, options.data_dir,
+                           options.subset) for p in todo]
         session.run(options.make_executor(max_concurrent=len(todo) or None), planned, tasks)
         session.close_progress()
         result = _rank(base, options, plan, session, trained=len(tasks))

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from nas_scaling.cost import Budget, ResolvedBudget, count_cost
 from nas_scaling.errors import UserError
+from nas_scaling.experiments.inputs import dataset_label
 from nas_scaling.experiments.records import Planned
 from nas_scaling.experiments.session import StudySession
 from nas_scaling.search.executors import ExecutionOptions
@@ -47,6 +48,8 @@ class SearchOptions(ExecutionOptions):
     seed: int = 0
     dataset: str = "digits"
     data_dir: str | None = None
+    subset: float = 1.0
+    """Stratified, seeded fraction of the training split each trial trains on."""
     train: dict[str, Any] = field(default_factory=dict)
     early_stopping: bool = True
     max_rejections: int = 500
@@ -85,7 +88,7 @@ class SearchResult:
 
 
 def default_study_name(space: SearchSpace, options: SearchOptions) -> str:
-    text = f"search-{space.name}-{options.budget}-{options.sampler}-{options.dataset}"
+    text = f"search-{space.name}-{options.budget}-{options.sampler}-{dataset_label(options.dataset)}"
     return safe_study_name(text)
 
 
@@ -94,6 +97,7 @@ def _study_config(space: SearchSpace, options: SearchOptions) -> dict[str, Any]:
         "kind": "search", "space": space.name, "space_sha256": space_digest(space), "budget": str(options.budget),
         "dataset": options.dataset, "sampler": options.sampler, "seed": options.seed,
         "train": {k: v for k, v in sorted(options.train.items()) if k != "threads"},
+        **({"subset": options.subset} if options.subset != 1.0 else {}),
     }
 
 
@@ -139,6 +143,8 @@ def run_search(
         unit="trial", sticky_interrupt=True, log=log, parent_params={
             "space": space.name, "budget": str(options.budget), "sampler": options.sampler, "seed": options.seed,
             "dataset": options.dataset, "executor": options.executor, "reference": reference.name,
+            "data_dir": options.data_dir or "", "resolution": reference.resolution, "in_channels": in_channels,
+            "subset": options.subset,
             **{f"train_{k}": v for k, v in options.train.items()},
         },
     )
@@ -245,7 +251,7 @@ class _Source:
         p.run_id = self.session.start_child(planned, name=str(n))
         p.trial.set_user_attr("mlflow_run_id", p.run_id)
         o = self.options
-        return TrainTask(p.key, spec_to_dict(p.spec), o.dataset, dict(o.train), (o.seed,), o.data_dir)
+        return TrainTask(p.key, spec_to_dict(p.spec), o.dataset, dict(o.train), (o.seed,), o.data_dir, o.subset)
 
     def report(self, key: str, epoch: int, value: float) -> bool:
         self.session.check_interrupt()

@@ -30,6 +30,9 @@ class TrainTask:
     """:class:`~nas_scaling.training.TrainConfig` fields (the seed is overridden per seed)."""
     seeds: tuple[int, ...] = (0,)
     data_dir: str | None = None
+    subset: float = 1.0
+    """Stratified fraction of the training split to train on (picked by the first seed: the same
+    images for every candidate of a study)."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,8 @@ def run_task(task: TrainTask, *, report: Callable[[int, float], None] | None = N
         spec = spec_from_dict(task.spec)
         data = load_dataset(
             task.dataset, resolution=spec.resolution, in_channels=spec.in_channels,
-            data_dir=None if task.data_dir is None else Path(task.data_dir),
+            data_dir=None if task.data_dir is None else Path(task.data_dir), subset=task.subset,
+            seed=task.seeds[0] if task.seeds else 0,
         )
         base_config = TrainConfig(**task.train)
         for seed in task.seeds:

@@ -1,0 +1,71 @@
+"""Inputs follow the data: a network (or a search space's reference) fitted to a dataset's channels and
+classes, at the network's resolution unless another one is asked for, with the lines that say so."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from nas_scaling.data import DatasetInfo, describe_inputs, inspect_dataset, resize_warning
+from nas_scaling.errors import SpecError, UserError
+from nas_scaling.spec import NetworkSpec
+from nas_scaling.spec.adapt import adapt_inputs
+
+__all__ = ["Inputs", "check_subset", "dataset_label", "fit_to_data"]
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a run's networks are fed: the dataset, its native form, and the channels and side trained at."""
+
+    dataset: str
+    info: DatasetInfo
+    channels: int
+    resolution: int
+    notes: tuple[str, ...] = ()
+    """One line per adaptation of the network (stem channels, resolution)."""
+
+    @property
+    def label(self) -> str:
+        """Short dataset name for study and run names (an image folder's own folder name)."""
+        return self.info.label
+
+    @property
+    def shape(self) -> str:
+        return f"{self.channels}x{self.resolution}x{self.resolution}"
+
+    def lines(self) -> list[str]:
+        """What the command prints: the adaptations, the inputs line, a resize warning if any."""
+        warning = resize_warning(self.info, self.resolution)
+        return [*self.notes, describe_inputs(self.info, channels=self.channels, resolution=self.resolution),
+                *([warning] if warning else [])]
+
+
+def fit_to_data(spec: NetworkSpec, dataset: str, *, data_dir: str | Path | None = None,
+                resolution: int | None = None) -> tuple[NetworkSpec, Inputs]:
+    """``spec`` with the dataset's input channels and classes, at ``resolution`` (default: its own)."""
+    info = inspect_dataset(dataset, data_dir=None if data_dir is None else Path(data_dir))
+    try:
+        fitted, notes = adapt_inputs(spec, in_channels=info.channels, num_classes=info.num_classes,
+                                     resolution=resolution)
+    except SpecError as exc:
+        raise UserError(f"--resolution {resolution} does not fit {spec.name}: {exc}") from None
+    return fitted, Inputs(dataset, info, fitted.in_channels, fitted.resolution, tuple(notes))
+
+
+def check_subset(subset: float) -> float:
+    """``subset`` if it is a fraction in (0, 1], else a one-line UserError."""
+    if isinstance(subset, bool) or not isinstance(subset, int | float) or not 0 < subset <= 1:
+        raise UserError(f"subset must be a fraction in (0, 1], got {subset!r}")
+    return float(subset)
+
+
+def dataset_label(dataset: str) -> str:
+    """The short name of ``dataset`` in study and run names: an image folder's own folder name
+    (``cifar10-dev`` for ``imagefolder:/data/cifar10-dev``), else the dataset name."""
+    from nas_scaling.data import IMAGEFOLDER_PREFIX
+
+    if dataset.startswith(IMAGEFOLDER_PREFIX) and len(dataset) > len(IMAGEFOLDER_PREFIX):
+        path = Path(dataset[len(IMAGEFOLDER_PREFIX):]).expanduser()
+        return path.resolve().name or str(path)
+    return dataset
