@@ -167,11 +167,11 @@ def train_arch(args: argparse.Namespace, *, tracker: Tracker | None = None) -> d
     checkpoint = out / CHECKPOINT
     fingerprint = _fingerprint(spec, args, config)
     state, run_id = _resumable(checkpoint, fingerprint, args.resume)
-    for line in inputs:
-        print(line, file=sys.stderr)
     data = load_dataset(args.dataset, resolution=spec.resolution, in_channels=spec.in_channels,
                         data_dir=Path(args.data_dir) if args.data_dir else None, download=args.download,
                         seed=args.seed)
+    for line in inputs:  # after every check, so a refused command says one line only
+        print(line, file=sys.stderr)
     if data.num_classes != spec.num_classes:  # pragma: no cover - inspect_dataset and the loader agree
         raise UserError(f"{args.dataset}: {data.num_classes} classes loaded, {spec.num_classes} expected")
     tracker = tracker if tracker is not None else open_tracker()
