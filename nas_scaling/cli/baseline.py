@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
-from pathlib import Path
+import sys
 from typing import TYPE_CHECKING
 
-from nas_scaling.cli.common import add_format, emit, load_arch, positive_int, print_table
+from nas_scaling.cli.common import (
+    add_data_args,
+    add_format,
+    augment_fields,
+    emit,
+    load_arch,
+    positive_int,
+    prepare_inputs,
+    print_table,
+)
 from nas_scaling.cli.grid import GRID_EPOCHS
 
 if TYPE_CHECKING:
@@ -25,14 +33,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         help="train handcrafted networks with the grid's proxy schedule and log them for 'compare'",
         description="Train each zoo entry or spec file with the same proxy schedule and evaluation as a grid "
         "candidate, and log it as an MLflow run tagged kind=handcrafted (see 'nas-scaling compare'). The "
-        "number of classes comes from the dataset; input channels and resolution stay the spec's. On digits "
+        "input channels and classes come from the dataset, the resolution is the spec's unless --resolution, "
+        "and --like STUDY trains on the same dataset, inputs, subset and proxy training as that grid or search "
+        "study (so 'compare' puts like with like). On digits "
         f"a zoo entry whose native resolution is above {SMALL_ABOVE} (e.g. resnet18 at 224) is trained in "
         "its small-input (32x32) form.",
     )
     p.add_argument("arch", metavar="ARCH", nargs="+", help="zoo names or spec files (YAML/JSON)")
-    p.add_argument("--dataset", default="digits", help="digits (default, embedded), mnist, cifar10, ..., "
-                   "imagefolder:PATH or fake")
-    p.add_argument("--data-dir", default=None, help="where torchvision datasets live")
+    add_data_args(p, resolution_help="train every network at this input side (default: each spec's own)")
+    p.add_argument("--like", metavar="STUDY", default=None, help="train on the same dataset, resolution, subset, "
+                   "augmentation and epochs as this grid or search study (its name, as 'compare' shows it)")
     p.add_argument("--epochs", type=positive_int, default=None,
                    help=f"proxy training epochs (default {GRID_EPOCHS}, as 'grid')")
     p.add_argument("--batch-size", type=positive_int, default=None)
@@ -56,30 +66,33 @@ def resolve_spec(arch: str, *, dataset: str, small: bool) -> NetworkSpec:
 
 def run(args: argparse.Namespace) -> int:
     from nas_scaling.cli.common import open_tracker
-    from nas_scaling.data import load_dataset
-    from nas_scaling.experiments.baseline import BaselineOptions, run_baselines
+    from nas_scaling.experiments.baseline import BaselineOptions, run_baselines, study_inputs
 
-    specs = [resolve_spec(a, dataset=args.dataset, small=args.small) for a in args.arch]
-    classes: dict[tuple[int, int], int] = {}
-    adapted = []
-    for spec in specs:  # num_classes from the dataset (loaded once per input shape; errors before training)
-        shape = (spec.resolution, spec.in_channels)
-        if shape not in classes:
-            data = load_dataset(args.dataset, resolution=spec.resolution, in_channels=spec.in_channels,
-                                data_dir=Path(args.data_dir) if args.data_dir else None)
-            classes[shape] = data.num_classes
-        adapted.append(replace(spec, num_classes=classes[shape]))
-    train: dict[str, object] = {"epochs": args.epochs or GRID_EPOCHS}
+    tracker = open_tracker()
+    train: dict[str, object] = {"epochs": args.epochs or GRID_EPOCHS, **augment_fields(args.augment, args.dataset)}
+    resolution, subset = args.resolution, args.subset
+    if args.like is not None:  # the study's inputs and training; options given here still win
+        like = study_inputs(tracker, args.like)
+        args.dataset, args.data_dir = like.dataset, args.data_dir or like.data_dir
+        resolution = resolution or like.resolution
+        subset = subset if subset != 1.0 else like.subset
+        train = {**like.train, **({"epochs": args.epochs} if args.epochs else {})}
+        train.pop("threads", None)
+        print(f"baseline: like study {args.like!r} ({like.kind}): {like.dataset}, resolution {like.resolution}, "
+              f"subset {like.subset:g}, training {like.train}", file=sys.stderr)
     if args.batch_size:
         train["batch_size"] = args.batch_size
-    options = BaselineOptions(dataset=args.dataset, data_dir=args.data_dir, seeds=args.seeds, train=train)
-    tracker = open_tracker()
+    adapted = [prepare_inputs(resolve_spec(a, dataset=args.dataset, small=args.small), args, command="baseline",
+                              resolution=resolution)[0] for a in args.arch]
+    options = BaselineOptions(dataset=args.dataset, data_dir=args.data_dir, subset=subset, seeds=args.seeds,
+                              train=train)
     results = run_baselines(adapted, options, tracker=tracker)
     if args.format == "json":
         emit([r.to_json() for r in results])
     else:
         print_table([
-            {"name": r.name, "res": r.resolution, "MFLOPs": round(r.macs / 1e6, 3), "params": r.params,
+            {"name": r.name, "inputs": f"{r.in_channels}x{r.resolution}x{r.resolution}",
+             "MFLOPs": round(r.macs / 1e6, 3), "params": r.params,
              "val top-1": None if r.val_top1 is None else round(r.val_top1, 4),
              "std": None if r.val_top1_std is None else round(r.val_top1_std, 4),
              "val top-5": None if r.val_top5 is None else round(r.val_top5, 4),

@@ -110,10 +110,11 @@ def augment_fields(policy: str, dataset: str) -> dict[str, object]:
     return {"augment": chosen, "flip": flip_invariant(dataset)}
 
 
-def prepare_inputs(spec: NetworkSpec, args: argparse.Namespace, *, command: str,
+def prepare_inputs(spec: NetworkSpec, args: argparse.Namespace, *, command: str | None = None,
                    resolution: int | None = None) -> tuple[NetworkSpec, Inputs]:
     """``spec`` fitted to ``--dataset`` at ``--resolution`` (or ``resolution``), the dataset read once
-    (a missing or corrupt file is one line now, not a failed trial later); prints what the inputs are."""
+    (a missing or corrupt file is one line now, not a failed trial later); with ``command``, prints what
+    the inputs are (else the runner does, once the rest of the options have been checked)."""
     from nas_scaling.data import load_dataset
     from nas_scaling.experiments.inputs import fit_to_data
 
@@ -121,8 +122,9 @@ def prepare_inputs(spec: NetworkSpec, args: argparse.Namespace, *, command: str,
                                  resolution=resolution if resolution is not None else args.resolution)
     load_dataset(args.dataset, resolution=fitted.resolution, in_channels=fitted.in_channels,
                  data_dir=Path(args.data_dir) if args.data_dir else None)
-    for line in inputs.lines():
-        print(f"{command}: {line}", file=sys.stderr)
+    if command is not None:
+        for line in inputs.lines():
+            print(f"{command}: {line}", file=sys.stderr)
     return fitted, inputs
 
 

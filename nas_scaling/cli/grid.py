@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
 
     budget = parse_budget(args.budget)
     prescreen = prescreen_options(args, default_top=args.max_candidates or None)
-    base, _ = prepare_inputs(load_arch(args.base), args, command="grid")
+    base, inputs = prepare_inputs(load_arch(args.base), args)
     train: dict[str, object] = {"epochs": args.epochs or GRID_EPOCHS, **augment_fields(args.augment, args.dataset)}
     if args.batch_size:
         train["batch_size"] = args.batch_size
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         budget=budget, step=args.step, tolerance=args.tolerance,
         max_candidates=args.max_candidates or None, seeds=args.seeds, seed=args.seed, dataset=args.dataset,
         data_dir=args.data_dir, subset=args.subset, train=train, phi_max=args.phi_max, prescreen=prescreen,
-        **execution_kwargs(args),
+        inputs=tuple(inputs.lines()), **execution_kwargs(args),
     )
     tracker = open_tracker()
     from nas_scaling.experiments.grid import default_study_name

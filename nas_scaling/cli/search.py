@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         reference = load_arch(reference_arch)
     except UserError as exc:
         raise UserError(f"{args.space}: reference: {exc}") from None
-    reference, inputs = prepare_inputs(reference, args, command="search")
+    reference, inputs = prepare_inputs(reference, args)
     if args.resolution is not None:
         space = replace(space, resolution=Dist("fixed", value=args.resolution))
     train: dict[str, object] = {"epochs": args.epochs or SEARCH_EPOCHS, **augment_fields(args.augment, args.dataset)}
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         budget=budget, trials=args.trials, sampler=args.sampler, seed=args.seed, dataset=args.dataset,
         data_dir=args.data_dir, subset=args.subset, train=train, early_stopping=not args.no_early_stopping,
         prescreen=prescreen,
-        **execution_kwargs(args),
+        inputs=tuple(inputs.lines()), **execution_kwargs(args),
     )
     tracker = open_tracker()
     output = args.output or Path("runs") / (args.study or default_study_name(space, options))

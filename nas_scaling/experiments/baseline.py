@@ -26,13 +26,14 @@ from nas_scaling.search.work import TrainTask
 from nas_scaling.spec import NetworkSpec, network_to_compact, spec_to_dict
 from nas_scaling.tracking import Tracker
 
-__all__ = ["BaselineOptions", "BaselineResult", "run_baselines", "study_name"]
+__all__ = ["BaselineOptions", "BaselineResult", "StudyInputs", "run_baselines", "study_inputs", "study_name"]
 
 
 @dataclass(frozen=True)
 class BaselineOptions:
     dataset: str = "digits"
     data_dir: str | None = None
+    subset: float = 1.0
     seeds: int = 1
     seed: int = 0
     train: dict[str, Any] = field(default_factory=dict)
@@ -53,19 +54,22 @@ class BaselineResult:
     resolution: int
     train_seconds: float
     run_id: str
+    in_channels: int = 1
 
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name, "status": self.status, "reason": self.reason, "val_top1": self.val_top1,
             "val_top1_std": self.val_top1_std, "val_top5": self.val_top5, "macs": self.macs,
-            "params": self.params, "resolution": self.resolution, "train_seconds": round(self.train_seconds, 3),
+            "params": self.params, "resolution": self.resolution, "in_channels": self.in_channels,
+            "train_seconds": round(self.train_seconds, 3),
             "arch": self.arch, "run_id": self.run_id,
         }
 
 
 def study_name(options: BaselineOptions) -> str:
     """Baselines trained the same way share a study: a rerun restores the networks already trained."""
-    config = json.dumps([options.dataset, options.seeds, options.seed, sorted(options.train.items())], default=str)
+    config = json.dumps([options.dataset, options.seeds, options.seed, sorted(options.train.items()),
+                         *([options.subset] if options.subset != 1.0 else [])], default=str)
     return safe_study_name(f"baseline-{options.dataset}-{hashlib.sha256(config.encode()).hexdigest()[:8]}")
 
 
@@ -88,7 +92,7 @@ def run_baselines(
         cost = count_cost(spec)
         planned.append(Planned(
             safe_study_name(f"{spec.name}-{network_to_compact(spec)}")[:200], spec, cost.macs, cost.params,
-            run_params={"name": spec.name, "dataset": options.dataset, "seeds": options.seeds,
+            run_params={"name": spec.name, "dataset": options.dataset, "seeds": options.seeds, "subset": options.subset,
                         **{f"train_{k}": v for k, v in options.train.items()}},
             tags={"dataset": options.dataset}))
     session = StudySession(study_name(options), kind="handcrafted", tracker=tracker, config={}, storage=None,
@@ -100,7 +104,7 @@ def run_baselines(
                 log(f"baseline: training {p.spec.name} ({p.macs / 1e6:.3g} MFLOPs multiply-adds, {p.params:,} "
                     f"params, {p.spec.in_channels}x{p.spec.resolution}x{p.spec.resolution}) on {options.dataset}")
                 task = TrainTask(p.key, spec_to_dict(p.spec), options.dataset, dict(options.train), seeds,
-                                 options.data_dir)
+                                 options.data_dir, options.subset)
                 session.run(LocalExecutor(), [p], [task])
     results = []
     for p in planned:
@@ -110,6 +114,43 @@ def run_baselines(
         results.append(BaselineResult(
             p.spec.name, record.arch, record.result().status.value, record.reason, record.val_top1,
             record.val_top1_std, record.val_top5, p.macs, p.params, p.spec.resolution, record.train_seconds,
-            record.mlflow_run_id or "",
+            record.mlflow_run_id or "", p.spec.in_channels,
         ))
     return results
+
+
+@dataclass(frozen=True)
+class StudyInputs:
+    """How a grid or search study trained its candidates, read back from its MLflow parent run."""
+
+    study: str
+    kind: str
+    dataset: str
+    data_dir: str | None
+    resolution: int | None
+    subset: float
+    train: dict[str, Any]
+
+
+def study_inputs(tracker: Tracker, study: str) -> StudyInputs:
+    """The inputs and proxy training of ``study`` (``baseline --like``), from its parent run."""
+    import yaml
+
+    parents = [r for r in tracker.find_runs({"study": study})
+               if r.parent_id is None and r.tags.get("kind", "").endswith("-parent")]
+    if not parents:
+        raise UserError(f"no study {study!r} in the MLflow store (its grid or search parent run); "
+                        "see 'nas-scaling compare' for the studies it holds")
+    run = min(parents, key=lambda r: (r.start_time, r.run_id))
+    params = run.params
+
+    def value(text: str) -> Any:
+        return yaml.safe_load(text) if text not in ("", "None") else None
+
+    resolution = value(params.get("resolution", ""))
+    return StudyInputs(
+        study, run.tags.get("kind", "").removesuffix("-parent"), params.get("dataset", "digits"),
+        params.get("data_dir") or None, resolution if isinstance(resolution, int) else None,
+        float(value(params.get("subset", "")) or 1.0),
+        {k.removeprefix("train_"): value(v) for k, v in params.items() if k.startswith("train_")},
+    )

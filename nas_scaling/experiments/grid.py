@@ -58,6 +58,8 @@ class GridOptions(ExecutionOptions):
     """TrainConfig fields for the proxy runs (defaults: TrainConfig's)."""
     phi_max: int = 7
     prescreen: PrescreenOptions | None = None
+    inputs: tuple[str, ...] = ()
+    """What the networks are fed, as lines to print once the options are checked (see ``experiments.inputs``)."""
     """Plan up to ``samples`` candidates (instead of ``max_candidates``), train the proxy's top ``train_top``."""
 
 
@@ -189,6 +191,8 @@ def run_grid(
         progress=options.progress, log=log,
     )
     with session:
+        for line in options.inputs:
+            log(f"grid: {line}")
         todo = session.restore(planned)
         seeds = tuple(options.seed + i for i in range(options.seeds))
         tasks = [TrainTask(p.key, spec_to_dict(p.spec), options.dataset, dict(options.train), seeds, options.data_dir,

@@ -54,6 +54,8 @@ class SearchOptions(ExecutionOptions):
     early_stopping: bool = True
     max_rejections: int = 500
     prescreen: PrescreenOptions | None = None
+    inputs: tuple[str, ...] = ()
+    """What the networks are fed, as lines to print once the options are checked (see ``experiments.inputs``)."""
     """Before training, enqueue the proxy's top ``train_top`` of ``samples`` feasible draws as the first trials."""
 
 
@@ -150,6 +152,8 @@ def run_search(
     )
     with session:
         study, storage = session.study, session.storage
+        for line in options.inputs:
+            log(f"search: {line}")
         assert study is not None and storage is not None
         stale = fail_stale(study, storage)
         if stale:
