@@ -105,3 +105,47 @@ def efficientnet_tiny(*, num_classes: int = 10, in_channels: int = 1, small: boo
         num_classes=num_classes,
         stochastic_depth=0.0,
     )
+
+
+# (expand, kernel, stride, channels, repeats): B0's seven stages, expand ratios and kernels for 32x32
+# inputs. The stem does not downsample, so B0's four stride-2 stages would leave a 2x2 map; stage 4
+# keeps stride 1 instead, and 32 px ends on 4x4 (B0: 224 px on 7x7). Widths are half B0's (as
+# efficientnet_tiny) and B0's repeats are kept up to stage 4; stages 5 and 6 repeat twice instead of 3
+# and 4, which halves the time of a proxy candidate on a CPU (measured in the docstring).
+_CIFAR_STAGES = (
+    (1, 3, 1, 8, 1),
+    (6, 3, 2, 16, 2),
+    (6, 5, 2, 24, 2),
+    (6, 3, 1, 40, 3),
+    (6, 5, 1, 56, 2),
+    (6, 5, 2, 96, 2),
+    (6, 3, 1, 160, 1),
+)
+
+
+@register(
+    "efficientnet_cifar",
+    family="efficientnet",
+    paper="EfficientNet-B0's layout (Tan & Le, ICML 2019) for 32x32 colour images",
+    small="Native form is already small: 32x32, 3 channels, stride-1 stem; small=True is the same network.",
+)
+def efficientnet_cifar(*, num_classes: int = 10, in_channels: int = 3, small: bool = False) -> NetworkSpec:
+    """A base for CIFAR-scale data (``nas-scaling grid --base efficientnet_cifar``): EfficientNet-B0's
+    seven MBConv stages (Tan & Le, "EfficientNet: Rethinking Model Scaling for Convolutional Neural
+    Networks", ICML 2019: same expand ratios and kernels, SE 0.25, SiLU) at half B0's widths, a
+    stride-1 stem and three stride-2 stages, so 32x32 colour inputs end on a 4x4 map. At 4x4 a few
+    more pixels add one row and column to the last map (32 -> 35 px: 4x4 -> 5x5) instead of doubling
+    it, so a 2xFLOPS grid keeps candidates with gamma > 1."""
+    return NetworkSpec(
+        name="efficientnet_cifar",
+        stem=(Stage(ConvBlock(16, kernel=3, act="silu"), stride=1),),
+        stages=tuple(
+            Stage(MBConv(c, expand=float(e), kernel=k, se=0.25, act="silu"), repeats=n, stride=s)
+            for e, k, s, c, n in _CIFAR_STAGES
+        ),
+        head=Head(conv=320, act="silu", dropout=0.2),
+        in_channels=in_channels,
+        resolution=32,
+        num_classes=num_classes,
+        stochastic_depth=0.0,
+    )

@@ -4,7 +4,7 @@ Entries with a torchvision twin use torchvision's ``IMAGENET1K_V1`` weights meta
 training recipe, single 224 centre crop after the twin's resize), copied here as literals so that no
 torchvision import is needed; ``tests/zoo/test_reference.py`` checks every literal against it. The
 others quote their paper's single-crop table. Entries without a trustworthy published figure
-(LeNet-5, ``efficientnet_tiny``, the SqueezeNet 1.1 bypass variants, VGG config C) have none.
+(LeNet-5, ``efficientnet_tiny``, ``efficientnet_cifar``, the SqueezeNet 1.1 bypass variants, VGG config C) have none.
 """
 
 from __future__ import annotations
