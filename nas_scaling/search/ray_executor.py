@@ -61,6 +61,31 @@ def _task_result(data: dict[str, Any]) -> TaskResult:
     return TaskResult(**data)
 
 
+class _Record(tune.Callback):
+    """Hands each trial's result to ``on_result`` once, in the driver. Tune pickles its callbacks with
+    the experiment state (for its own resume, which is not used): the function stays out of the pickle."""
+
+    def __init__(self, on_result: Any) -> None:
+        self.on_result = on_result
+        self.reported: set[str] = set()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"on_result": None, "reported": set(self.reported)}
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        if result.get("done") and "result" in result:
+            task_result = _task_result(result["result"])
+            if task_result.key not in self.reported:
+                self.reported.add(task_result.key)
+                self.on_result(task_result)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        key = trial.config["task"]["key"]
+        if key not in self.reported:
+            self.reported.add(key)
+            self.on_result(TaskResult(key, TaskStatus.FAILED, "the Ray worker running this trial died"))
+
+
 class RayExecutor:
     def __init__(
         self,
@@ -111,22 +136,7 @@ class RayExecutor:
         threads = max(1, int(self.cpus_per_trial))
         configs = [dataclasses.asdict(dataclasses.replace(t, train={**t.train, "threads": threads})) for t in tasks]
         by_key = {t.key: t for t in tasks}
-        reported: set[str] = set()
-
-        class _Record(tune.Callback):
-            def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
-                if result.get("done") and "result" in result:
-                    task_result = _task_result(result["result"])
-                    if task_result.key not in reported:
-                        reported.add(task_result.key)
-                        on_result(task_result)
-
-            def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-                key = trial.config["task"]["key"]
-                if key not in reported:
-                    reported.add(key)
-                    on_result(TaskResult(key, TaskStatus.FAILED, "the Ray worker running this trial died"))
-
+        record = _Record(on_result)
         resources = {"cpu": self.cpus_per_trial, "gpu": self.gpus_per_trial}
         tuner = tune.Tuner(
             tune.with_resources(ray_trainable, resources),
@@ -136,7 +146,7 @@ class RayExecutor:
                 name="nas-scaling",
                 storage_path=tempfile.mkdtemp(prefix="nas-scaling-ray-"),
                 verbose=0,
-                callbacks=[_Record()],
+                callbacks=[record],
                 failure_config=tune.FailureConfig(max_failures=0),
             ),
         )
@@ -146,7 +156,7 @@ class RayExecutor:
             if self._started_ray:
                 ray.shutdown()
                 self._started_ray = False
-        missing = [k for k in by_key if k not in reported]
+        missing = [k for k in by_key if k not in record.reported]
         if missing:  # Tune returned early (it handles Ctrl-C itself): treat it as an interruption
             raise KeyboardInterrupt(f"Ray Tune stopped before {len(missing)} trial(s) finished")
 
