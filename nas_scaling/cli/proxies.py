@@ -9,7 +9,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nas_scaling.cli.common import add_format, emit, load_arch, positive_float, positive_int, print_table
+from nas_scaling.cli.common import add_data_args, add_format, emit, load_arch, positive_float, positive_int, print_table
 
 if TYPE_CHECKING:
     from nas_scaling.experiments.prescreen import PrescreenOptions
@@ -94,9 +94,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    help="train the first K draws (a random subset, not the best-scored; 3 <= K <= N)")
     p.add_argument("--budget", default="2xFLOPS", help="hard budget of the draws: 2xFLOPS (default; relative to the "
                    "space's reference), 600MFLOPS, 5Mparams or a comma list; FLOPs are multiply-adds")
-    p.add_argument("--dataset", default="digits", help="digits (default, embedded), mnist, cifar10, ..., "
-                   "imagefolder:PATH or fake")
-    p.add_argument("--data-dir", default=None, help="where torchvision datasets live")
+    add_data_args(p, resolution_help="train and score every network at this input side (default: the space's "
+                  "resolution choices, or its reference's)")
+    p.add_argument("--fidelity", type=positive_int, metavar="EPOCHS", default=None,
+                   help="also train the same K networks with the full recipe for EPOCHS epochs, and report how "
+                   "the short training and each proxy rank them against that (does the short schedule rank "
+                   "networks as full training does?)")
     p.add_argument("--epochs", type=positive_int, default=None, help=f"training epochs (default {PROXIES_EPOCHS})")
     p.add_argument("--batch-size", type=positive_int, default=None, help="training batch size")
     p.add_argument("--proxy-batch", type=positive_int, default=64, help="images in the scoring minibatch")
@@ -113,14 +116,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataclasses import replace
+    from dataclasses import asdict, replace
 
-    from nas_scaling.cli.common import open_tracker
+    from nas_scaling.cli.common import augment_fields, open_tracker, prepare_inputs
     from nas_scaling.cost import parse_budget
-    from nas_scaling.data import load_dataset
     from nas_scaling.errors import UserError
     from nas_scaling.experiments.proxy_study import run_study, study_name
     from nas_scaling.proxies.correlation import MIN_TRAINED
+    from nas_scaling.search.distributions import Dist
+    from nas_scaling.training import TrainConfig, recipe_config
 
     budget = parse_budget(args.budget)
     if args.train_top > args.samples:
@@ -130,19 +134,25 @@ def run(args: argparse.Namespace) -> int:
     if args.seed < 0:
         raise UserError(f"--seed must be an integer >= 0, got {args.seed}")
     space, reference = load_space_reference(args.space)
-    data = load_dataset(args.dataset, resolution=reference.resolution, in_channels=reference.in_channels,
-                        data_dir=Path(args.data_dir) if args.data_dir else None)
-    reference = replace(reference, num_classes=data.num_classes)
-    train: dict[str, object] = {"epochs": args.epochs or PROXIES_EPOCHS}
+    reference, _ = prepare_inputs(reference, args, command="proxies")
+    if args.resolution is not None:
+        space = replace(space, resolution=Dist("fixed", value=args.resolution))
+    augment = augment_fields(args.augment, args.dataset)
+    train: dict[str, object] = {"epochs": args.epochs or PROXIES_EPOCHS, **augment}
     if args.batch_size:
         train["batch_size"] = args.batch_size
+    full_train = None
+    if args.fidelity is not None:
+        defaults = asdict(TrainConfig())
+        full = asdict(recipe_config("full", epochs=args.fidelity, **augment))  # type: ignore[arg-type]
+        full_train = {k: v for k, v in full.items() if v != defaults[k] and k not in ("seed", "device", "threads")}
     name = args.study or study_name(space, budget, dataset=args.dataset, seed=args.seed, train=train,
-                                    batch_size=args.proxy_batch)
+                                    batch_size=args.proxy_batch, full_train=full_train, subset=args.subset)
     result = run_study(space, reference, budget, samples=args.samples, train_top=args.train_top,
                        dataset=args.dataset, data_dir=args.data_dir, train=train, seed=args.seed,
                        executor=args.executor, cpus_per_trial=args.cpus_per_trial, batch_size=args.proxy_batch,
                        progress=not args.no_progress, tracker=open_tracker(), study=name,
-                       output=args.output or Path("runs") / name)
+                       output=args.output or Path("runs") / name, full_train=full_train, subset=args.subset)
     files = result.files
     if args.format == "json":
         emit(result.to_json())
@@ -157,6 +167,14 @@ def run(args: argparse.Namespace) -> int:
          "Kendall tau": _round(c.kendall), "p (tau)": _round(c.kendall_p), "non-finite": c.non_finite}
         for c in result.correlations
     ])
+    if result.full_train is not None:
+        print(f"\nFidelity: against the accuracy after the full recipe ({result.full_train.get('epochs')} epochs); "
+              "short_training is the proxy schedule above (does it rank networks as full training does?)")
+        print_table([
+            {"ranker": c.proxy, "n": c.n, "Spearman rho": _round(c.spearman), "p (rho)": _round(c.spearman_p),
+             "Kendall tau": _round(c.kendall), "p (tau)": _round(c.kendall_p)}
+            for c in result.correlations_full
+        ])
     print(f"\nwrote {', '.join(str(f) for f in files)}")
     return 0
 

@@ -67,6 +67,11 @@ class StudyResult:
     """Trained candidates taken from an earlier run of the same study (not trained again)."""
     parent_run_id: str | None = None
     files: list[Path] = field(default_factory=list)
+    full_train: dict[str, Any] | None = None
+    """Fidelity: the full training the same networks also had (None: not measured)."""
+    correlations_full: list[Correlation] = field(default_factory=list)
+    """Fidelity: each proxy's, and the short training's (``short_training``), correlation with the
+    accuracy after full training."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -77,6 +82,9 @@ class StudyResult:
             "scoring_seconds": self.scoring_seconds, "training_seconds": self.training_seconds,
             "correlations": {c.proxy: {k: _finite_or_none(v) for k, v in c.__dict__.items() if k != "proxy"}
                              for c in self.correlations},
+            "full_train": self.full_train,
+            "correlations_full": {c.proxy: {k: _finite_or_none(v) for k, v in c.__dict__.items() if k != "proxy"}
+                                  for c in self.correlations_full},
             "candidates": [{k: _finite_or_none(v) for k, v in c.items()} for c in self.candidates],
         }
 
@@ -86,11 +94,13 @@ def _finite_or_none(value: Any) -> Any:
 
 
 def study_name(space: SearchSpace, budget: Budget, *, dataset: str, seed: int, train: dict[str, Any],
-               batch_size: int) -> str:
+               batch_size: int, full_train: dict[str, Any] | None = None, subset: float = 1.0) -> str:
     """Names a correlation study by everything that decides its draws, scores and training, so a
     rerun of the same command finds its earlier runs and a changed one does not."""
     config = json.dumps([space_digest(space), str(budget), dataset, seed, batch_size,
-                         {k: v for k, v in sorted(train.items()) if k != "threads"}], default=str)
+                         {k: v for k, v in sorted(train.items()) if k != "threads"},
+                         *([sorted(full_train.items())] if full_train is not None else []),
+                         *([subset] if subset != 1.0 else [])], default=str)
     digest = hashlib.sha256(config.encode()).hexdigest()[:8]
     return safe_study_name(f"proxies-{space.name}-{dataset}-{budget}-s{seed}-{digest}")
 
@@ -114,6 +124,8 @@ def run_study(
     tracker: Tracker | None = None,
     study: str | None = None,
     output: Path | None = None,
+    full_train: dict[str, Any] | None = None,
+    subset: float = 1.0,
 ) -> StudyResult:
     """Draw, score with every proxy, train the first ``train_top`` draws, correlate; log it all to
     MLflow (``tracker``; in memory when None) and restore what an earlier run of the study trained;
@@ -128,12 +140,14 @@ def run_study(
                                                             batch_size=batch_size, log=log)
     log(f"proxies: scored in {scoring_seconds:.1f} s ({scoring_seconds / len(draws):.2f} s a network); "
         f"training the first {min(train_top, len(draws))} draws for {train.get('epochs', '?')} epoch(s)")
-    name = study or study_name(space, budget, dataset=dataset, seed=seed, train=train, batch_size=batch_size)
+    name = study or study_name(space, budget, dataset=dataset, seed=seed, train=train, batch_size=batch_size,
+                               full_train=full_train, subset=subset)
+    trainings = {"c": train, **({"f": dict(full_train)} if full_train is not None else {})}
     planned = [
-        Planned(f"c{i}", d.spec, d.macs, d.n_params, tags={"arch": d.arch},
-                run_params={"dataset": dataset, "budget": str(budget), "draw": i},
+        Planned(f"{prefix}{i}", d.spec, d.macs, d.n_params, tags={"arch": d.arch, "training": prefix},
+                run_params={"dataset": dataset, "budget": str(budget), "draw": i, "subset": subset},
                 known={f"proxy_{k}": v for k, v in {**scores[i], "vote": votes[i]}.items()})
-        for i, d in enumerate(draws[:train_top])
+        for prefix in trainings for i, d in enumerate(draws[:train_top])
     ]
     session = StudySession(name, kind="proxies", tracker=tracker if tracker is not None else MemoryTracker(),
                            config={}, storage=None, progress=progress, unit="network", log=log, parent_params={
@@ -143,7 +157,8 @@ def run_study(
                                **{f"train_{k}": v for k, v in train.items()}})
     with session:
         todo = session.restore(planned)
-        tasks = [TrainTask(p.key, spec_to_dict(p.spec), dataset, dict(train), (seed,), data_dir) for p in todo]
+        tasks = [TrainTask(p.key, spec_to_dict(p.spec), dataset, dict(trainings[p.key[0]]), (seed,), data_dir, subset)
+                 for p in todo]
         start = time.perf_counter()
         session.run(make_executor(executor, cpus_per_trial=cpus_per_trial, max_concurrent=len(tasks) or None),
                     planned, tasks)
@@ -154,14 +169,21 @@ def run_study(
         trained = [row for row in rows if row["val_top1"] is not None]
         accuracy = [row["val_top1"] for row in trained]
         correlations = [correlate(p, [row[p] for row in trained], accuracy) for p in (*PROXIES, "vote")]
+        both = [row for row in trained if row.get("val_top1_full") is not None]
+        full = [row["val_top1_full"] for row in both]
+        correlations_full = [] if full_train is None else [
+            correlate(p, [row[p] for row in both], full) for p in (*PROXIES, "vote")
+        ] + [correlate("short_training", [row["val_top1"] for row in both], full)]
         result = StudyResult(space.name, dataset, str(budget), seed, train, executor, name, rows, correlations,
                              scoring_seconds, training_seconds, session.restored,
-                             session.parent_id if tracker is not None else None)
+                             session.parent_id if tracker is not None else None, [], full_train, correlations_full)
         files = write_outputs(result, output) if output is not None else []
         session.finish(metrics={
             "trained": float(len(trained)), "scoring_seconds": scoring_seconds,
             **finite_numbers({f"spearman_{c.proxy}": c.spearman for c in correlations}),
             **finite_numbers({f"kendall_{c.proxy}": c.kendall for c in correlations}),
+            **finite_numbers({f"full_spearman_{c.proxy}": c.spearman for c in correlations_full}),
+            **finite_numbers({f"full_kendall_{c.proxy}": c.kendall for c in correlations_full}),
         }, artifacts=files)
     return replace(result, files=files)
 
@@ -187,8 +209,14 @@ def _draw_and_score(
     return draws, scores, proxy_values(scores, "vote"), time.perf_counter() - start
 
 
+def _accuracy(result: TaskResult | None) -> float | None:
+    ok = result is not None and result.status == TaskStatus.COMPLETED
+    return result.val_top1 if ok and result is not None else None
+
+
 def _rows(draws: Sequence[Draw], scores: Sequence[dict[str, float]], votes: Sequence[float],
           results: dict[str, TaskResult]) -> list[dict[str, Any]]:
+    full = any(k.startswith("f") for k in results)
     rows: list[dict[str, Any]] = []
     for i, (d, s, v) in enumerate(zip(draws, scores, votes, strict=True)):
         r = results.get(f"c{i}")
@@ -198,6 +226,7 @@ def _rows(draws: Sequence[Draw], scores: Sequence[dict[str, float]], votes: Sequ
             **s, "vote": v, "trained": r is not None, "val_top1": r.val_top1 if ok and r else None,
             "train_seconds": r.train_seconds if r else None, "status": r.status.value if r else None,
             "reason": r.reason if r else None,
+            **({} if not full else {"val_top1_full": _accuracy(results.get(f"f{i}"))}),
         })
     return rows
 
