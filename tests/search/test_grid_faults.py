@@ -53,7 +53,7 @@ def test_sigkill_then_rerun_loses_nothing(tmp_path: Path, micro_base: NetworkSpe
 
     rerun = subprocess.run(_grid(tmp_path, base), cwd=tmp_path, env=env, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
-    assert f"{killed_at} candidates already trained" in rerun.stderr
+    assert f"{killed_at} of 3 candidates already trained" in rerun.stderr
     study = optuna.load_study(study_name="faults", storage=storage)
     trials = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
     assert len(trials) == 3  # nothing lost, nothing trained twice
