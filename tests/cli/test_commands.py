@@ -59,7 +59,10 @@ def test_scale_formula_grows_the_family(capsys: pytest.CaptureFixture[str]) -> N
     assert rows[2]["depth"] == pytest.approx(1.44)
 
 
-def test_train_saves_spec_weights_and_metrics(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_train_saves_spec_weights_and_metrics(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")  # not the repository's mlruns/
     out = tmp_path / "lenet"
     data = _json(capsys, ["train", "lenet5", "--epochs", "1", "--output", str(out)])
     assert isinstance(data, dict)
