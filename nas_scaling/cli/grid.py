@@ -20,6 +20,7 @@ from nas_scaling.cli.common import (
     print_table,
 )
 from nas_scaling.cli.proxies import add_prescreen_args, prescreen_options
+from nas_scaling.cli.search import train_command
 from nas_scaling.scaling.grid import DEFAULT_MAX_CANDIDATES, DEFAULT_STEP, DEFAULT_TOLERANCE
 
 __all__ = ["DEFAULT_BASE", "add_parser"]
@@ -116,5 +117,7 @@ def run(args: argparse.Namespace) -> int:
          "x base": round(m.macs / result.plan.base_macs, 2)}
         for m in result.family
     ])
-    print(f"\nwrote {output} and {result.plot} (both also logged to MLflow, run {result.parent_run_id})")
+    best = output.with_name("best.yaml")
+    print(f"\nwrote {output}, {result.plot} and {best} (also logged to MLflow, run {result.parent_run_id})")
+    print(f"train the chosen network fully with: {train_command(best, args)}")
     return 0

@@ -233,15 +233,17 @@ def _rank(
 
 
 def write_grid_outputs(result: GridResult, output: Path) -> list[Path]:
-    """``output`` (the result as JSON) and the PNG plot beside it; returns both paths."""
+    """``output`` (the result as JSON), the PNG plot and ``best.yaml`` (the chosen candidate's spec) beside
+    it; returns the three paths."""
     import json
 
     from nas_scaling.experiments.plots import plot_grid
+    from nas_scaling.spec import save_spec
 
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")
     plot = output.with_suffix(".png")
     plot_grid(result, plot)
-    return [output, plot]
+    return [output, plot, save_spec(result.best.candidate.spec, output.with_name("best.yaml"))]
 
 

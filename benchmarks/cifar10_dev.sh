@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Real data (issue 14): the measurements of benchmarks/README.md "Real images: cifar10-dev", one stage at a time.
+#   bash benchmarks/cifar10_dev.sh fidelity|grid|search|baselines|full|augment [DATA]
+# DATA defaults to ../shared/datasets/cifar10-dev (ImageFolder: 2,796 train / 932 val CIFAR-10 images).
+# Results go to $BENCH (default /tmp/nas-bench): MLflow store, studies, outputs and one log per stage.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+stage=${1:?stage: fidelity, grid, search, baselines, full or augment}
+DATA=$(realpath "${2:-../shared/datasets/cifar10-dev}")
+BENCH=${BENCH:-/tmp/nas-bench}
+mkdir -p "$BENCH"
+export MLFLOW_TRACKING_URI="sqlite:///$BENCH/mlflow.db"
+NAS="$PWD/.venv/bin/nas-scaling"
+D="imagefolder:$DATA"
+STORE="sqlite:///$BENCH/studies.db"
+FULL_EPOCHS=${FULL_EPOCHS:-15}
+run() { echo "+ $*" >&2; /usr/bin/time -f "wall %e s" "$@"; }
+case $stage in
+  fidelity)   # 12 draws of cifar_mixed: proxy recipe (3 epochs) vs full recipe (10 epochs), with every proxy
+    run "$NAS" proxies --space search_spaces/cifar_mixed.yaml --samples 12 --train-top 12 --epochs 3 \
+        --fidelity 10 --dataset "$D" --no-progress --output "$BENCH/fidelity" ;;
+  grid)
+    run "$NAS" grid --budget 2xFLOPS --base efficientnet_cifar --dataset "$D" --max-candidates 6 --storage "$STORE" \
+        --no-progress --output "$BENCH/grid/grid.json" ;;
+  search)
+    run "$NAS" search --space search_spaces/cifar_mixed.yaml --budget 2xFLOPS --trials 8 --dataset "$D" \
+        --storage "$STORE" --no-progress --output "$BENCH/search" ;;
+  baselines)  # the handcrafted networks on the grid study's inputs and proxy training
+    run "$NAS" baseline lenet5 mobilenet_v1 mobilenet_v2 squeezenet1_1 resnet18 --small \
+        --like grid-efficientnet_cifar-2xFLOPS-cifar10-dev
+    run "$NAS" compare --format markdown ;;
+  full)       # the full recipe for the search's best, the grid's best and a handcrafted network
+    run "$NAS" train "$BENCH/search/best.yaml" --dataset "$D" --recipe full --epochs "$FULL_EPOCHS" \
+        --output "$BENCH/full/search-best" --format json
+    run "$NAS" train "$BENCH/grid/best.yaml" --dataset "$D" --recipe full --epochs "$FULL_EPOCHS" \
+        --output "$BENCH/full/grid-best" --format json
+    run "$NAS" train "${HANDCRAFTED:-mobilenet_v2}" --small --dataset "$D" --recipe full --epochs "$FULL_EPOCHS" \
+        --output "$BENCH/full/handcrafted" --format json ;;
+  augment)    # augmentation on vs off, one network, full recipe
+    run "$NAS" train efficientnet_cifar --dataset "$D" --recipe full --epochs "$FULL_EPOCHS" --augment none \
+        --output "$BENCH/augment/none" --format json
+    run "$NAS" train efficientnet_cifar --dataset "$D" --recipe full --epochs "$FULL_EPOCHS" --augment basic \
+        --output "$BENCH/augment/basic" --format json ;;
+  *) echo "unknown stage $stage" >&2; exit 2 ;;
+esac
