@@ -37,6 +37,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _configure_libraries() -> None:
+    """The process-wide settings of the libraries underneath, made here at the edge (library code sets
+    none): Optuna logs warnings only, not an INFO line per study and trial (its import sets INFO, so
+    it is imported here, after the options parsed, and ``--help`` stays instant); its warning that
+    heartbeats are meant for ``Study.optimize`` is dropped, the proposer beats for ask-and-tell trials
+    on purpose. MLflow's own import sets its loggers (alembic at WARNING); the tracker drops MLflow's
+    INFO lines while it creates a database, for that call only; Ray Tune's settings are scoped to
+    each run by the Ray executor."""
+    import warnings
+
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -44,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "func", None) is None:
             parser.print_help()
             return 2
+        _configure_libraries()
         return int(args.func(args) or 0)
     except UserError as exc:
         print(f"nas-scaling: error: {exc}", file=sys.stderr)

@@ -23,22 +23,26 @@ CONV_LINEAR_OPERATORS = ("conv", "addmm", "linear", "matmul", "mm")
 """fvcore ``by_operator()`` keys of conv and linear layers (its unit: one multiply-add = one flop)."""
 
 
+def _errors_only(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.ERROR
+
+
 @contextmanager
 def _quiet_fvcore() -> Iterator[Any]:
-    """``fvcore.nn`` with its import-time FutureWarning and its operator logs silenced."""
-    loggers = [logging.getLogger(n) for n in ("fvcore", "fvcore.nn.jit_analysis", "iopath")]
-    levels = [lg.level for lg in loggers]
+    """``fvcore.nn`` with its import-time FutureWarning and its operator logs silenced for this call
+    only (a filter added and removed, so the loggers' levels stay the application's)."""
+    loggers = [logging.getLogger(n) for n in ("fvcore", "fvcore.nn.jit_analysis", "fvcore.nn.precise_bn", "iopath")]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for lg in loggers:
-            lg.setLevel(logging.ERROR)
+            lg.addFilter(_errors_only)
         try:
             import fvcore.nn
 
             yield fvcore.nn
         finally:
-            for lg, level in zip(loggers, levels, strict=True):
-                lg.setLevel(level)
+            for lg in loggers:
+                lg.removeFilter(_errors_only)
 
 
 def fvcore_by_operator(spec: NetworkSpec, *, resolution: int | None = None) -> dict[str, int]:

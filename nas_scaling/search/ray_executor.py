@@ -6,17 +6,14 @@ as each trial finishes, so a crash or Ctrl-C loses nothing already finished.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
-
-os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
-os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "60")
 
 from ray import tune
 from ray.tune.schedulers import AsyncHyperBandScheduler, FIFOScheduler, TrialScheduler
@@ -26,7 +23,30 @@ from nas_scaling.errors import UserError
 from nas_scaling.search.outcomes import TaskStatus
 from nas_scaling.search.work import TaskResult, TrainTask, run_task
 
-__all__ = ["RayExecutor", "ray_stream_trainable", "ray_trainable"]
+__all__ = ["TUNE_ENVIRONMENT", "RayExecutor", "ray_stream_trainable", "ray_trainable"]
+
+TUNE_ENVIRONMENT = {
+    "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",  # no CSV/JSON/TensorBoard files: the Optuna study is the record
+    "RAY_AIR_NEW_OUTPUT": "0",  # with verbose=0, no progress table
+    "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "60",  # quiet on a busy machine
+}
+"""Settings Tune reads from the environment in the driver while it starts and runs an experiment."""
+
+
+@contextlib.contextmanager
+def _tune_run() -> Iterator[str]:
+    """One Tune run's surroundings: :data:`TUNE_ENVIRONMENT` where the user has not set a variable
+    (from before ``ray.init`` to the end of the run, so a local Ray started here inherits them too),
+    and a scratch ``storage_path``; afterwards both are gone and the environment is as it was."""
+    added = {key: value for key, value in TUNE_ENVIRONMENT.items() if key not in os.environ}
+    os.environ.update(added)  # for this run only: taken back below
+    try:
+        with tempfile.TemporaryDirectory(prefix="nas-scaling-ray-", ignore_cleanup_errors=True) as storage:
+            yield storage
+    finally:
+        for key, value in added.items():
+            if os.environ.get(key) == value:
+                os.environ.pop(key)
 
 
 def ray_trainable(config: dict[str, Any]) -> None:
@@ -127,15 +147,29 @@ class RayExecutor:
         if self.max_concurrent is not None:
             self.slots = min(self.slots, self.max_concurrent)
 
+    def _fit(self, tuner: tune.Tuner) -> None:
+        import ray
+
+        try:
+            tuner.fit()
+        finally:
+            if self._started_ray:
+                ray.shutdown()
+                self._started_ray = False
+
     def run(self, tasks: Sequence[TrainTask], on_result: Any) -> None:
         if not tasks:
             return
-        self._init()
-        import ray
+        with _tune_run() as storage:
+            record = self._run_grid(tasks, on_result, storage)
+        missing = [t.key for t in tasks if t.key not in record.reported]
+        if missing:  # Tune returned early (it handles Ctrl-C itself): treat it as an interruption
+            raise KeyboardInterrupt(f"Ray Tune stopped before {len(missing)} trial(s) finished")
 
+    def _run_grid(self, tasks: Sequence[TrainTask], on_result: Any, storage: str) -> _Record:
+        self._init()
         threads = max(1, int(self.cpus_per_trial))
         configs = [dataclasses.asdict(dataclasses.replace(t, train={**t.train, "threads": threads})) for t in tasks]
-        by_key = {t.key: t for t in tasks}
         record = _Record(on_result)
         resources = {"cpu": self.cpus_per_trial, "gpu": self.gpus_per_trial}
         tuner = tune.Tuner(
@@ -144,29 +178,29 @@ class RayExecutor:
             tune_config=tune.TuneConfig(max_concurrent_trials=self.slots),
             run_config=tune.RunConfig(
                 name="nas-scaling",
-                storage_path=tempfile.mkdtemp(prefix="nas-scaling-ray-"),
+                storage_path=storage,
                 verbose=0,
                 callbacks=[record],
                 failure_config=tune.FailureConfig(max_failures=0),
             ),
         )
-        try:
-            tuner.fit()
-        finally:
-            if self._started_ray:
-                ray.shutdown()
-                self._started_ray = False
-        missing = [k for k in by_key if k not in record.reported]
-        if missing:  # Tune returned early (it handles Ctrl-C itself): treat it as an interruption
-            raise KeyboardInterrupt(f"Ray Tune stopped before {len(missing)} trial(s) finished")
+        self._fit(tuner)
+        return record
 
     def run_adaptive(self, source: Any, count: int, *, early_stopping: bool, max_epochs: int) -> None:
         """Tune pulls tasks from ``source`` through a Searcher; ASHA stops the laggards."""
         if count <= 0:
             return
-        self._init()
-        import ray
+        with _tune_run() as storage:
+            searcher = self._run_search(source, count, early_stopping=early_stopping, max_epochs=max_epochs,
+                                        storage=storage)
+        if searcher.unfinished:
+            raise KeyboardInterrupt(f"Ray Tune stopped before {len(searcher.unfinished)} trial(s) finished")
 
+    def _run_search(
+        self, source: Any, count: int, *, early_stopping: bool, max_epochs: int, storage: str
+    ) -> _SourceSearcher:
+        self._init()
         self.slots = min(self.slots, count)
         searcher = _SourceSearcher(source, threads=max(1, int(self.cpus_per_trial)))
         scheduler: TrialScheduler = (
@@ -182,19 +216,13 @@ class RayExecutor:
                                         max_concurrent_trials=self.slots),
             run_config=tune.RunConfig(
                 name="nas-scaling-search",
-                storage_path=tempfile.mkdtemp(prefix="nas-scaling-ray-"),
+                storage_path=storage,
                 verbose=0,
                 failure_config=tune.FailureConfig(max_failures=0),
             ),
         )
-        try:
-            tuner.fit()
-        finally:
-            if self._started_ray:
-                ray.shutdown()
-                self._started_ray = False
-        if searcher.unfinished:
-            raise KeyboardInterrupt(f"Ray Tune stopped before {len(searcher.unfinished)} trial(s) finished")
+        self._fit(tuner)
+        return searcher
 
 
 class _Asha(AsyncHyperBandScheduler):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,7 +39,6 @@ def open_storage(url: str, *, heartbeat: int | None = None) -> optuna.storages.B
     period of six beats and the stale trial re-enqueued (twice at most)."""
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     lock: Path | None = None
     if url.startswith("sqlite:///"):
         db = Path(url.removeprefix("sqlite:///"))
@@ -54,7 +52,6 @@ def open_storage(url: str, *, heartbeat: int | None = None) -> optuna.storages.B
     try:
         beats: dict[str, Any] = {}
         if heartbeat is not None:
-            warnings.filterwarnings("ignore", "Heartbeat of storage is supposed to be used with Study.optimize")
             from nas_scaling.search.proposer import MAX_RETRIES
 
             beats = {
@@ -77,7 +74,6 @@ def open_study(
     """Create or load study ``name``; a loaded study must have been made with the same ``config``."""
     import optuna
 
-    logging.getLogger("optuna").setLevel(logging.WARNING)
     if storage is None:
         storage = open_storage(storage_url)
     study = optuna.create_study(

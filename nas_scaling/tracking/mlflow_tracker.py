@@ -4,7 +4,9 @@ safe to use from callbacks and needs no global active run)."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +20,22 @@ __all__ = ["DEFAULT_TRACKING_URI", "MlflowTracker", "artifact_root_for", "resolv
 
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 """Runs in SQLite under mlruns/, artifacts in mlruns/artifacts (MLflow 3 refuses a bare file store)."""
+
+
+def _warnings_and_up(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.WARNING
+
+
+@contextlib.contextmanager
+def _quiet_schema_setup() -> Iterator[None]:
+    """MLflow's INFO lines while it creates or migrates a database ("Creating initial MLflow database
+    tables...") dropped for this call only: a filter added and removed, the logger's level untouched."""
+    logger = logging.getLogger("mlflow.store.db.utils")
+    logger.addFilter(_warnings_and_up)
+    try:
+        yield
+    finally:
+        logger.removeFilter(_warnings_and_up)
 
 
 def resolve_tracking_uri(uri: str) -> str:
@@ -101,12 +119,8 @@ class MlflowTracker:
         return self
 
     def _open(self) -> None:
-        import logging
-
         from mlflow import MlflowClient
 
-        logging.getLogger("alembic").setLevel(logging.WARNING)
-        logging.getLogger("mlflow").setLevel(logging.WARNING)
         if not self._create:
             self._open_existing()
             return
@@ -121,7 +135,8 @@ class MlflowTracker:
                 raise UserError(f"cannot open MLflow tracking URI {self.tracking_uri!r}: cannot create folder "
                                 f"{str(db.parent)!r} ({exc.strerror or exc})") from None
             lock = db.with_name(db.name + ".lock")
-        with file_lock(lock) if lock is not None else contextlib.nullcontext():  # one schema migration at a time
+        # one schema migration at a time
+        with file_lock(lock) if lock is not None else contextlib.nullcontext(), _quiet_schema_setup():
             client = MlflowClient(self.tracking_uri)
             self._experiment_id = self._open_experiment(client, self._experiment, self._artifact_root)
             self._client = client
