@@ -153,8 +153,9 @@ def run_study(
                            config={}, storage=None, progress=progress, unit="network", log=log, parent_params={
                                "space": space.name, "budget": str(budget), "dataset": dataset, "seed": seed,
                                "samples": samples, "train_top": train_top, "executor": executor,
-                               "reference": reference.name, "proxy_batch": batch_size,
-                               **{f"train_{k}": v for k, v in train.items()}})
+                               "reference": reference.name, "proxy_batch": batch_size, "subset": subset,
+                               **{f"train_{k}": v for k, v in train.items()},
+                               **{f"full_{k}": v for k, v in (full_train or {}).items()}})
     with session:
         todo = session.restore(planned)
         tasks = [TrainTask(p.key, spec_to_dict(p.spec), dataset, dict(trainings[p.key[0]]), (seed,), data_dir, subset)
@@ -167,13 +168,7 @@ def run_study(
         results = {k: r.result() for k, r in session.records.items()}
         rows = _rows(draws, scores, votes, results)
         trained = [row for row in rows if row["val_top1"] is not None]
-        accuracy = [row["val_top1"] for row in trained]
-        correlations = [correlate(p, [row[p] for row in trained], accuracy) for p in (*PROXIES, "vote")]
-        both = [row for row in trained if row.get("val_top1_full") is not None]
-        full = [row["val_top1_full"] for row in both]
-        correlations_full = [] if full_train is None else [
-            correlate(p, [row[p] for row in both], full) for p in (*PROXIES, "vote")
-        ] + [correlate("short_training", [row["val_top1"] for row in both], full)]
+        correlations, correlations_full = _correlations(rows, fidelity=full_train is not None)
         result = StudyResult(space.name, dataset, str(budget), seed, train, executor, name, rows, correlations,
                              scoring_seconds, training_seconds, session.restored,
                              session.parent_id if tracker is not None else None, [], full_train, correlations_full)
@@ -207,6 +202,20 @@ def _draw_and_score(
     start = time.perf_counter()
     scores = score_specs([d.spec for d in draws], list(PROXIES), batches=batches, seed=seed)
     return draws, scores, proxy_values(scores, "vote"), time.perf_counter() - start
+
+
+def _correlations(rows: list[dict[str, Any]], *, fidelity: bool) -> tuple[list[Correlation], list[Correlation]]:
+    """Each proxy against the short training's accuracy; with ``fidelity``, each proxy and the short
+    training (``short_training``) against the full training's accuracy."""
+    trained = [row for row in rows if row["val_top1"] is not None]
+    accuracy = [row["val_top1"] for row in trained]
+    short = [correlate(p, [row[p] for row in trained], accuracy) for p in (*PROXIES, "vote")]
+    if not fidelity:
+        return short, []
+    both = [row for row in trained if row.get("val_top1_full") is not None]
+    full = [row["val_top1_full"] for row in both]
+    return short, [correlate(p, [row[p] for row in both], full) for p in (*PROXIES, "vote")] + [
+        correlate("short_training", [row["val_top1"] for row in both], full)]
 
 
 def _accuracy(result: TaskResult | None) -> float | None:

@@ -152,30 +152,8 @@ def run_search(
     )
     with session:
         study, storage = session.study, session.storage
-        for line in options.inputs:
-            log(f"search: {line}")
         assert study is not None and storage is not None
-        stale = fail_stale(study, storage)
-        if stale:
-            log(f"search: trials {', '.join(map(str, stale))} were left running by a process that died; "
-                "failed and queued again")
-        have = trained_count(study)
-        todo = max(0, options.trials - have)
-        # Seeded per draw (grid: per grid order), so a resumed search draws what an uninterrupted one would.
-        study.sampler = make_sampler(options.sampler, seed=options.seed, space=space, trials=options.trials)
-        study.pruner = make_pruner(multi_objective=len(directions) > 1, enabled=options.early_stopping)
-        log(f"search: space {space.name!r}, sampler {options.sampler}, budget {options.budget} = {limits}; "
-            f"reference {reference.name} {ref_cost.macs / 1e6:.3g} MFLOPs; study {study_name!r} has {have} trained "
-            f"trial(s), training {todo} more")
-        if options.prescreen is not None and todo:  # a finished study is not prescreened again
-            from nas_scaling.experiments.prescreen import enqueue_top
-
-            enqueue_top(study, space, reference, limits, options.prescreen, dataset=options.dataset,
-                        data_dir=options.data_dir, seed=options.seed, num_classes=num_classes,
-                        in_channels=in_channels, log=log)
-        if session.made and space.path is not None:
-            tracker.log_artifact(session.parent_id, space.path)
-        _close_orphan_runs(tracker, study, study_name)
+        todo = _open(session, space, reference, options, limits, num_classes=num_classes, in_channels=in_channels)
         proposer = Proposer(study, storage, space, limits, num_classes=num_classes, in_channels=in_channels,
                             prune=options.early_stopping, max_rejections=options.max_rejections)
         source = _Source(session, proposer, options, space.name)
@@ -208,6 +186,37 @@ def run_search(
             **{f"count_{k}": float(v) for k, v in counts.items()},
         }, artifacts=[f for f in files if f.name in ("summary.json", "best.yaml")])
     return replace(result, files=files)
+
+
+def _open(session: StudySession, space: SearchSpace, reference: NetworkSpec, options: SearchOptions,
+          limits: ResolvedBudget, *, num_classes: int, in_channels: int) -> int:
+    """Repair what a dead process left, set the seeded sampler and pruner, prescreen; the trials to train."""
+    study, storage, log = session.study, session.storage, session.log
+    assert study is not None and storage is not None
+    for line in options.inputs:
+        log(f"search: {line}")
+    stale = fail_stale(study, storage)
+    if stale:
+        log(f"search: trials {', '.join(map(str, stale))} were left running by a process that died; "
+            "failed and queued again")
+    have = trained_count(study)
+    todo = max(0, options.trials - have)
+    # Seeded per draw (grid: per grid order), so a resumed search draws what an uninterrupted one would.
+    study.sampler = make_sampler(options.sampler, seed=options.seed, space=space, trials=options.trials)
+    study.pruner = make_pruner(multi_objective=len(study.directions) > 1, enabled=options.early_stopping)
+    log(f"search: space {space.name!r}, sampler {options.sampler}, budget {options.budget} = {limits}; "
+        f"reference {reference.name} {count_cost(reference).macs / 1e6:.3g} MFLOPs; study {session.name!r} has "
+        f"{have} trained trial(s), training {todo} more")
+    if options.prescreen is not None and todo:  # a finished study is not prescreened again
+        from nas_scaling.experiments.prescreen import enqueue_top
+
+        enqueue_top(study, space, reference, limits, options.prescreen, dataset=options.dataset,
+                    data_dir=options.data_dir, seed=options.seed, num_classes=num_classes,
+                    in_channels=in_channels, log=log)
+    if session.made and space.path is not None:
+        session.tracker.log_artifact(session.parent_id, space.path)
+    _close_orphan_runs(session.tracker, study, session.name)
+    return todo
 
 
 def _check_budget(space: SearchSpace, options: SearchOptions, limits: ResolvedBudget, *, num_classes: int,
