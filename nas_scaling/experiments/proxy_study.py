@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from nas_scaling.cost import Budget, count_cost
 from nas_scaling.errors import UserError
+from nas_scaling.experiments.inputs import dataset_label
 from nas_scaling.experiments.plots import plot_proxies
 from nas_scaling.experiments.prescreen import Draw, Minibatches, proxy_values, sample_feasible, score_specs
 from nas_scaling.experiments.records import Planned
@@ -102,7 +103,7 @@ def study_name(space: SearchSpace, budget: Budget, *, dataset: str, seed: int, t
                          *([sorted(full_train.items())] if full_train is not None else []),
                          *([subset] if subset != 1.0 else [])], default=str)
     digest = hashlib.sha256(config.encode()).hexdigest()[:8]
-    return safe_study_name(f"proxies-{space.name}-{dataset}-{budget}-s{seed}-{digest}")
+    return safe_study_name(f"proxies-{space.name}-{dataset_label(dataset)}-{budget}-s{seed}-{digest}")
 
 
 def run_study(
