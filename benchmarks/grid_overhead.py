@@ -19,8 +19,8 @@ from pathlib import Path
 
 from nas_scaling.cli.grid import DEFAULT_BASE, GRID_EPOCHS
 from nas_scaling.cost import parse_budget
-from nas_scaling.scaling.grid import DEFAULT_MAX_CANDIDATES, plan_grid
 from nas_scaling.experiments.grid import GridOptions, run_grid
+from nas_scaling.experiments.grid_plan import DEFAULT_MAX_CANDIDATES, plan_grid
 from nas_scaling.search.work import TrainTask, run_task
 from nas_scaling.spec import spec_to_dict
 from nas_scaling.tracking import MlflowTracker

@@ -16,10 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from nas_scaling.cost import Budget
 from nas_scaling.errors import UserError
-from nas_scaling.experiments.inputs import dataset_label
-from nas_scaling.experiments.records import Planned
-from nas_scaling.experiments.session import StudySession
-from nas_scaling.scaling.grid import (
+from nas_scaling.experiments.grid_plan import (
     DEFAULT_MAX_CANDIDATES,
     DEFAULT_STEP,
     DEFAULT_TOLERANCE,
@@ -29,6 +26,9 @@ from nas_scaling.scaling.grid import (
     extrapolate_family,
     plan_grid,
 )
+from nas_scaling.experiments.inputs import dataset_label
+from nas_scaling.experiments.records import Planned
+from nas_scaling.experiments.session import StudySession
 from nas_scaling.search.executors import ExecutionOptions
 from nas_scaling.search.outcomes import Outcome
 from nas_scaling.search.study import safe_study_name

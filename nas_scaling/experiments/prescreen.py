@@ -24,7 +24,7 @@ from nas_scaling.spec import NetworkSpec, network_to_compact
 if TYPE_CHECKING:
     import optuna
 
-    from nas_scaling.scaling.grid import GridPlan
+    from nas_scaling.experiments.grid_plan import GridPlan
     from nas_scaling.search.space import SearchSpace
 
 __all__ = [
@@ -111,7 +111,6 @@ def sample_feasible(
     space = resolve_resolution(space, reference)
     limits = budget.resolve(count_cost(reference)) if isinstance(budget, Budget) else budget
     limit = max_draws if max_draws is not None else 50 * n + 500
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
     found: list[Draw] = []
     seen: set[str] = set()

@@ -13,10 +13,10 @@ import pytest
 
 from nas_scaling.cli.main import main
 from nas_scaling.cost import parse_budget
-from nas_scaling.proxies import PROXIES, vote
-from nas_scaling.experiments.proxy_study import run_study, write_outputs
-from nas_scaling.proxies.correlation import correlate
 from nas_scaling.experiments.prescreen import VOTE_PROXIES
+from nas_scaling.experiments.proxy_study import run_study, write_outputs
+from nas_scaling.proxies import PROXIES, vote
+from nas_scaling.proxies.correlation import correlate
 from nas_scaling.search import executors
 from nas_scaling.search.space import load_space
 from nas_scaling.search.work import TaskResult, TrainTask

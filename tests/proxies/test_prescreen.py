@@ -11,7 +11,8 @@ import pytest
 from nas_scaling.cli.main import main
 from nas_scaling.cost import count_cost, parse_budget
 from nas_scaling.errors import UserError
-from nas_scaling.proxies import compute_proxies, vote
+from nas_scaling.experiments.grid import GridOptions, run_grid
+from nas_scaling.experiments.grid_plan import plan_grid
 from nas_scaling.experiments.prescreen import (
     VOTE_PROXIES,
     Minibatches,
@@ -19,10 +20,9 @@ from nas_scaling.experiments.prescreen import (
     rank_by_proxy,
     sample_feasible,
 )
-from nas_scaling.scaling.grid import plan_grid
-from nas_scaling.experiments.grid import GridOptions, run_grid
-from nas_scaling.search.proposer import trained_count
 from nas_scaling.experiments.search import SearchOptions, run_search
+from nas_scaling.proxies import compute_proxies, vote
+from nas_scaling.search.proposer import trained_count
 from nas_scaling.search.space import load_space, space_from_dict
 from nas_scaling.spec import NetworkSpec, network_to_compact
 from nas_scaling.tracking import MemoryTracker

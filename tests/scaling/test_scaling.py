@@ -9,6 +9,7 @@ import torchvision
 
 from nas_scaling.cost import count_cost, parse_budget
 from nas_scaling.errors import UserError
+from nas_scaling.experiments.grid_plan import extrapolate_family, grid_points, plan_grid
 from nas_scaling.models import count_parameters
 from nas_scaling.scaling import (
     EFFICIENTNET_MULTIPLIERS,
@@ -18,7 +19,6 @@ from nas_scaling.scaling import (
     round_repeats,
     scale_spec,
 )
-from nas_scaling.scaling.grid import extrapolate_family, grid_points, plan_grid
 from nas_scaling.spec import MBConv
 from nas_scaling.zoo import get_spec
 

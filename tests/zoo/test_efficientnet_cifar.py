@@ -7,8 +7,8 @@ import torch
 
 from nas_scaling import zoo
 from nas_scaling.cost import count_cost, parse_budget
+from nas_scaling.experiments.grid_plan import plan_grid
 from nas_scaling.models import build_model, count_parameters
-from nas_scaling.scaling.grid import plan_grid
 from nas_scaling.spec import MBConv, block_shapes
 
 
