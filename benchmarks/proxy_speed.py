@@ -30,9 +30,9 @@ from nas_scaling.cli.proxies import load_space_reference
 from nas_scaling.cost import parse_budget
 from nas_scaling.data import DatasetSplits, load_dataset
 from nas_scaling.data.preprocess import TensorImageDataset
+from nas_scaling.experiments.prescreen import VOTE_PROXIES, Minibatches, sample_feasible
 from nas_scaling.models import build_model
 from nas_scaling.proxies import PROXIES, compute_proxies
-from nas_scaling.experiments.prescreen import VOTE_PROXIES, Minibatches, sample_feasible
 from nas_scaling.training import TrainConfig, seed_everything, train
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -21,7 +21,7 @@ from nas_scaling.cli.common import (
 )
 from nas_scaling.cli.proxies import add_prescreen_args, prescreen_options
 from nas_scaling.cli.search import train_command
-from nas_scaling.scaling.grid import DEFAULT_MAX_CANDIDATES, DEFAULT_STEP, DEFAULT_TOLERANCE
+from nas_scaling.experiments.grid_plan import DEFAULT_MAX_CANDIDATES, DEFAULT_STEP, DEFAULT_TOLERANCE
 
 __all__ = ["DEFAULT_BASE", "add_parser"]
 

@@ -23,9 +23,9 @@ from optuna.trial import TrialState
 
 from nas_scaling.cost import parse_budget
 from nas_scaling.errors import UserError
+from nas_scaling.experiments.search import SearchOptions, run_search
 from nas_scaling.search import proposer as proposer_module
 from nas_scaling.search.proposer import Proposal, Proposer, trained_count
-from nas_scaling.experiments.search import SearchOptions, run_search
 from nas_scaling.search.space import load_space
 from nas_scaling.search.study import open_storage
 from nas_scaling.spec import load_spec

@@ -26,9 +26,9 @@ from optuna.trial import TrialState
 
 from nas_scaling.cost import parse_budget
 from nas_scaling.errors import UserError
+from nas_scaling.experiments.search import SearchOptions, SearchResult, run_search
 from nas_scaling.search import executors
 from nas_scaling.search.proposer import trained_count
-from nas_scaling.experiments.search import SearchOptions, SearchResult, run_search
 from nas_scaling.search.space import load_space
 from nas_scaling.search.work import TaskResult, TrainTask
 from nas_scaling.spec import load_spec
