@@ -246,3 +246,15 @@ def test_bad_prescreen_flags_give_one_line_and_exit_2(
     assert err.count("\n") == 1 and err.startswith("nas-scaling: error:")
     assert message in err
     assert not (tmp_path / "studies").exists()
+
+
+def test_prescreening_says_when_its_proxy_is_not_measured_to_rank_that_kind_of_data() -> None:
+    from nas_scaling.experiments.prescreen import SUPPORTED, proxy_warning
+
+    for dataset in ("digits", "imagefolder:/data/photos", "cifar10"):
+        warning = proxy_warning("vote", dataset)
+        assert warning is not None and "\n" not in warning and "nas-scaling proxies" in warning
+    assert "natural images" in (proxy_warning("synflow", "cifar10") or "")
+    for kind, supported in SUPPORTED.items():
+        for proxy in supported:
+            assert proxy_warning(proxy, "digits" if kind == "digits" else "cifar10") is None
