@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -164,6 +165,7 @@ def serve_ui(
     restore = _handle_signals()
     logdir = Path(tempfile.mkdtemp(prefix="nas-scaling-ui-"))
     servers: list[Server] = []
+    keep_logs = False  # a server that died or never answered: its log is named in the error, so it stays
     try:
         servers.append(_start("MLflow UI", mlflow_cmd, f"http://{probe}:{mlflow_port}/", logdir))
         servers.append(_start("Optuna dashboard", dashboard_cmd, f"http://{probe}:{dashboard_port}/", logdir))
@@ -175,11 +177,14 @@ def serve_ui(
             while reason is None:
                 time.sleep(0.5)
                 reason = next((r for r in map(_died, servers) if r is not None), None)
+        keep_logs = True
         print(f"nas-scaling: error: {reason}", file=sys.stderr)
         return 1
     finally:
         stop_servers(servers)
         restore()
+        if not keep_logs:
+            shutil.rmtree(logdir, ignore_errors=True)
 
 
 def _handle_signals() -> Callable[[], None]:
