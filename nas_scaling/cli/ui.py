@@ -38,4 +38,16 @@ def run(args: argparse.Namespace) -> int:
     return serve_ui(
         storage=args.storage or DEFAULT_STORAGE, tracking_uri=uri, artifact_root=artifact_root_for(uri),
         host=args.host, mlflow_port=args.mlflow_port, dashboard_port=args.dashboard_port,
+        experiment_id=_experiment_id(uri),
     )
+
+
+def _experiment_id(uri: str) -> str | None:
+    """The id of the experiment the commands log to, if the store has it (its runs page is printed)."""
+    from nas_scaling.errors import UserError
+    from nas_scaling.tracking import MlflowTracker
+
+    try:
+        return MlflowTracker(uri, experiment="nas-scaling", create=False).experiment_id
+    except UserError:
+        return None

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nas_scaling.errors import UserError
+from nas_scaling.experiments.inputs import dataset_ref
 from nas_scaling.experiments.records import Planned
 from nas_scaling.experiments.session import StudySession
 from nas_scaling.search.executors import LocalExecutor
@@ -96,6 +97,7 @@ def run_baselines(
                         **{f"train_{k}": v for k, v in options.train.items()}},
             tags={"dataset": options.dataset}))
     session = StudySession(study_name(options), kind="handcrafted", tracker=tracker, config={}, storage=None,
+                           dataset=dataset_ref(options.dataset, subset=options.subset, seed=options.seed),
                            progress=False, unit="network", log=log)
     with session:
         todo = {p.key for p in session.restore(planned)}

@@ -26,7 +26,7 @@ from nas_scaling.experiments.grid_plan import (
     extrapolate_family,
     plan_grid,
 )
-from nas_scaling.experiments.inputs import dataset_label
+from nas_scaling.experiments.inputs import dataset_label, dataset_ref
 from nas_scaling.experiments.records import Planned
 from nas_scaling.experiments.session import StudySession
 from nas_scaling.search.executors import ExecutionOptions
@@ -181,6 +181,7 @@ def run_grid(
     study_name = options.study or default_study_name(base, options)
     session = StudySession(
         study_name, kind="grid", tracker=tracker, config=_study_config(base, options), storage=options.storage,
+        dataset=dataset_ref(options.dataset, subset=options.subset, seed=options.seed),
         parent_params={
             "base": base.name, "budget": str(options.budget), "dataset": options.dataset, "step": options.step,
             "data_dir": options.data_dir or "", "resolution": base.resolution, "in_channels": base.in_channels,

@@ -11,7 +11,7 @@ from nas_scaling.errors import SpecError, UserError
 from nas_scaling.spec import NetworkSpec
 from nas_scaling.spec.adapt import adapt_inputs
 
-__all__ = ["Inputs", "check_subset", "dataset_label", "fit_to_data"]
+__all__ = ["Inputs", "check_subset", "dataset_label", "dataset_ref", "fit_to_data"]
 
 
 @dataclass(frozen=True)
@@ -69,3 +69,16 @@ def dataset_label(dataset: str) -> str:
         path = Path(dataset[len(IMAGEFOLDER_PREFIX):]).expanduser()
         return path.resolve().name or str(path)
     return dataset
+
+
+def dataset_ref(dataset: str, *, subset: float = 1.0, seed: int = 0) -> dict[str, str]:
+    """What a run logs as its dataset input: the short name, a digest of what picks the images (the
+    dataset, and the subset and its seed), and the source (an image folder's path, else the name)."""
+    import hashlib
+
+    from nas_scaling.data import IMAGEFOLDER_PREFIX
+
+    picked = f"{dataset}|subset={subset:g}|seed={seed}" if subset != 1.0 else dataset
+    source = dataset[len(IMAGEFOLDER_PREFIX):] if dataset.startswith(IMAGEFOLDER_PREFIX) else dataset
+    name = dataset_label(dataset) + (f"-{subset:g}" if subset != 1.0 else "")
+    return {"name": name, "digest": hashlib.sha256(picked.encode()).hexdigest()[:8], "source": source}

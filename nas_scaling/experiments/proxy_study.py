@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from nas_scaling.cost import Budget, count_cost
 from nas_scaling.errors import UserError
-from nas_scaling.experiments.inputs import dataset_label
+from nas_scaling.experiments.inputs import dataset_label, dataset_ref
 from nas_scaling.experiments.plots import plot_proxies
 from nas_scaling.experiments.prescreen import Draw, Minibatches, proxy_values, sample_feasible, score_specs
 from nas_scaling.experiments.records import Planned
@@ -151,6 +151,7 @@ def run_study(
         for prefix in trainings for i, d in enumerate(draws[:train_top])
     ]
     session = StudySession(name, kind="proxies", tracker=tracker if tracker is not None else MemoryTracker(),
+                           dataset=dataset_ref(dataset, subset=subset, seed=seed),
                            config={}, storage=None, progress=progress, unit="network", log=log, parent_params={
                                "space": space.name, "budget": str(budget), "dataset": dataset, "seed": seed,
                                "samples": samples, "train_top": train_top, "executor": executor,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from nas_scaling.cost import Budget, ResolvedBudget, count_cost
 from nas_scaling.errors import UserError
-from nas_scaling.experiments.inputs import dataset_label
+from nas_scaling.experiments.inputs import dataset_label, dataset_ref
 from nas_scaling.experiments.records import Planned
 from nas_scaling.experiments.session import StudySession
 from nas_scaling.search.executors import ExecutionOptions
@@ -141,6 +141,7 @@ def run_search(
     make_sampler(options.sampler, seed=options.seed, space=space, trials=options.trials)  # refuse before any write
     session = StudySession(
         study_name, kind="search", child_kind="found", tracker=tracker, config=_study_config(space, options),
+        dataset=dataset_ref(options.dataset, subset=options.subset, seed=options.seed),
         storage=options.storage, directions=directions, heartbeat=HEARTBEAT_INTERVAL, progress=options.progress,
         unit="trial", sticky_interrupt=True, log=log, parent_params={
             "space": space.name, "budget": str(options.budget), "sampler": options.sampler, "seed": options.seed,

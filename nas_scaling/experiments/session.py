@@ -68,11 +68,13 @@ class StudySession:
         progress: bool = True,
         unit: str = "candidate",
         sticky_interrupt: bool = False,
+        dataset: Mapping[str, str] | None = None,
         log: Log = _stderr,
     ) -> None:
         """``kind`` names the runs (``<kind>-parent``, children tagged ``kind=<child_kind or kind>``); ``storage``
         None keeps no Optuna study (MLflow alone records the candidates). ``sticky_interrupt``: a
-        first Ctrl-C only sets a flag that :meth:`check_interrupt` turns into KeyboardInterrupt."""
+        first Ctrl-C only sets a flag that :meth:`check_interrupt` turns into KeyboardInterrupt.
+        ``dataset`` (``name``, ``digest``, ``source``) is logged as every child run's dataset input."""
         self.name = name
         self.kind = kind
         self.child_kind = child_kind or kind
@@ -86,6 +88,7 @@ class StudySession:
         self._progress = progress
         self._unit = unit
         self._sticky = sticky_interrupt
+        self._dataset = dict(dataset) if dataset is not None else None
         self._stack = contextlib.ExitStack()
         self._live: dict[str, str] = {}  # key -> child run id, runs started and not yet ended
         self._ended = False
@@ -209,6 +212,8 @@ class StudySession:
             "arch": network_to_compact(spec), "resolution": spec.resolution, "in_channels": spec.in_channels,
             **planned.run_params,
         }, metrics={"macs": float(planned.macs), "params": float(planned.params), **finite_numbers(planned.known)})
+        if self._dataset is not None:
+            self.tracker.log_dataset(run_id, **self._dataset)
         self._live[planned.key] = run_id
         return run_id
 
@@ -255,15 +260,20 @@ class StudySession:
     # -- running a plan ----------------------------------------------------------------------------
 
     def run(self, executor: Executor, plan: Sequence[Planned], tasks: Sequence[TrainTask]) -> None:
-        """Run ``tasks`` (one per planned candidate, same keys) and record each as it finishes."""
+        """Run ``tasks`` (one per planned candidate, same keys): each one's child run starts when its
+        training starts and shows its epochs live; it is recorded as it finishes."""
         by_key = {p.key: p for p in plan}
+
+        def on_start(key: str) -> None:  # the run is visible, with live epochs, while it trains
+            if key not in self._live:
+                self.start_child(by_key[key])
 
         def on_result(result: TaskResult) -> None:
             self.record(by_key[result.key], result)
 
         self.progress(len(tasks))
         if tasks:
-            executor.run(tasks, on_result)
+            executor.run(tasks, on_result, on_start=on_start, on_epoch=self.log_epoch)
 
     # -- ending ------------------------------------------------------------------------------------
 

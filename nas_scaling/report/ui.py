@@ -140,8 +140,10 @@ def serve_ui(
     dashboard_port: int = 8080,
     start_timeout: float = 120.0,
     print_fn: Callable[[str], None] | None = None,
+    experiment_id: str | None = None,
 ) -> int:
-    """Run both UIs until Ctrl-C (KeyboardInterrupt propagates, after both are stopped) or one dies (1)."""
+    """Run both UIs until Ctrl-C (KeyboardInterrupt propagates, after both are stopped) or one dies (1);
+    with ``experiment_id``, also print the URL of that experiment's runs page."""
     from nas_scaling.search.study import open_storage
 
     def say(line: str) -> None:
@@ -173,6 +175,8 @@ def serve_ui(
         if reason is None:
             for server in servers:
                 say(f"{server.name}: {server.url}")
+            if experiment_id is not None:
+                say(f"MLflow runs: {servers[0].url}#/experiments/{experiment_id}/runs")
             say("Press Ctrl-C to stop both.")
             while reason is None:
                 time.sleep(0.5)

@@ -15,6 +15,8 @@ __all__ = ["EXECUTORS", "ExecutionOptions", "Executor", "LocalExecutor", "TaskSo
 EXECUTORS = ("ray", "local")
 
 OnResult = Callable[[TaskResult], None]
+OnStart = Callable[[str], None]
+OnEpoch = Callable[[str, int, float], None]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,8 +51,10 @@ class TaskSource(Protocol):
 
 
 class Executor(Protocol):
-    def run(self, tasks: Sequence[TrainTask], on_result: OnResult) -> None:
-        """Run a fixed list of tasks, calling ``on_result`` as each one ends."""
+    def run(self, tasks: Sequence[TrainTask], on_result: OnResult, *, on_start: OnStart | None = None,
+            on_epoch: OnEpoch | None = None) -> None:
+        """Run a fixed list of tasks, calling ``on_start(key)`` as each one starts training,
+        ``on_epoch(key, epoch, val_top1)`` after each epoch and ``on_result`` as it ends."""
 
     def run_adaptive(self, source: TaskSource, count: int, *, early_stopping: bool, max_epochs: int) -> None:
         """Draw up to ``count`` tasks from ``source`` as slots free up; early stopping by the
@@ -60,9 +64,17 @@ class Executor(Protocol):
 class LocalExecutor:
     """In-process, one task after the other, each using all the threads it is given."""
 
-    def run(self, tasks: Sequence[TrainTask], on_result: OnResult) -> None:
+    def run(self, tasks: Sequence[TrainTask], on_result: OnResult, *, on_start: OnStart | None = None,
+            on_epoch: OnEpoch | None = None) -> None:
         for task in tasks:
-            on_result(run_task(task))
+            if on_start is not None:
+                on_start(task.key)
+
+            def report(epoch: int, value: float, key: str = task.key) -> None:
+                if on_epoch is not None:
+                    on_epoch(key, epoch, value)
+
+            on_result(run_task(task, report=report))
 
     def run_adaptive(self, source: TaskSource, count: int, *, early_stopping: bool, max_epochs: int) -> None:
         from nas_scaling.training import StopTraining

@@ -54,7 +54,11 @@ def ray_trainable(config: dict[str, Any]) -> None:
     import ray
 
     task = TrainTask(**config["task"])
-    result = dataclasses.replace(run_task(task), node=ray.get_runtime_context().get_node_id())
+
+    def report(epoch: int, value: float) -> None:  # live epochs for the driver's MLflow run (no scheduler acts)
+        tune.report({"val_top1": value, "epoch": epoch})
+
+    result = dataclasses.replace(run_task(task, report=report), node=ray.get_runtime_context().get_node_id())
     tune.report({"result": dataclasses.asdict(result), "done": True})
 
 
@@ -85,14 +89,22 @@ class _Record(tune.Callback):
     """Hands each trial's result to ``on_result`` once, in the driver. Tune pickles its callbacks with
     the experiment state (for its own resume, which is not used): the function stays out of the pickle."""
 
-    def __init__(self, on_result: Any) -> None:
+    def __init__(self, on_result: Any, on_start: Any = None, on_epoch: Any = None) -> None:
         self.on_result = on_result
+        self.on_start = on_start
+        self.on_epoch = on_epoch
         self.reported: set[str] = set()
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"on_result": None, "reported": set(self.reported)}
+        return {"on_result": None, "on_start": None, "on_epoch": None, "reported": set(self.reported)}
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        if self.on_start is not None:
+            self.on_start(trial.config["task"]["key"])
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        if "epoch" in result and "result" not in result and self.on_epoch is not None:
+            self.on_epoch(trial.config["task"]["key"], int(result["epoch"]), float(result["val_top1"]))
         if result.get("done") and "result" in result:
             task_result = _task_result(result["result"])
             if task_result.key not in self.reported:
@@ -157,20 +169,19 @@ class RayExecutor:
                 ray.shutdown()
                 self._started_ray = False
 
-    def run(self, tasks: Sequence[TrainTask], on_result: Any) -> None:
+    def run(self, tasks: Sequence[TrainTask], on_result: Any, *, on_start: Any = None, on_epoch: Any = None) -> None:
         if not tasks:
             return
         with _tune_run() as storage:
-            record = self._run_grid(tasks, on_result, storage)
+            record = self._run_grid(tasks, _Record(on_result, on_start, on_epoch), storage)
         missing = [t.key for t in tasks if t.key not in record.reported]
         if missing:  # Tune returned early (it handles Ctrl-C itself): treat it as an interruption
             raise KeyboardInterrupt(f"Ray Tune stopped before {len(missing)} trial(s) finished")
 
-    def _run_grid(self, tasks: Sequence[TrainTask], on_result: Any, storage: str) -> _Record:
+    def _run_grid(self, tasks: Sequence[TrainTask], record: _Record, storage: str) -> _Record:
         self._init()
         threads = max(1, int(self.cpus_per_trial))
         configs = [dataclasses.asdict(dataclasses.replace(t, train={**t.train, "threads": threads})) for t in tasks]
-        record = _Record(on_result)
         resources = {"cpu": self.cpus_per_trial, "gpu": self.gpus_per_trial}
         tuner = tune.Tuner(
             tune.with_resources(ray_trainable, resources),

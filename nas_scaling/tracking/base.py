@@ -21,6 +21,8 @@ class RunRecord:
     metrics: dict[str, float] = field(default_factory=dict)
     artifacts: list[str] = field(default_factory=list)
     parent_id: str | None = None
+    datasets: list[str] = field(default_factory=list)
+    """``name@digest`` of each dataset input (the in-memory tracker's record of :meth:`log_dataset`)."""
     start_time: int = 0
     """Milliseconds since the epoch (MLflow's start time); orders runs made by different processes."""
 
@@ -38,6 +40,9 @@ class Tracker(Protocol):
     ) -> None: ...
 
     def log_artifact(self, run_id: str, path: Path) -> None: ...
+
+    def log_dataset(self, run_id: str, *, name: str, digest: str, source: str) -> None:
+        """The data the run trained on: a name, a digest that changes with it, where it comes from."""
 
     def end_run(self, run_id: str, status: str = "FINISHED") -> None: ...
 
@@ -104,6 +109,9 @@ class MemoryTracker:
 
     def log_artifact(self, run_id: str, path: Path) -> None:
         self.runs[run_id].artifacts.append(Path(path).name)
+
+    def log_dataset(self, run_id: str, *, name: str, digest: str, source: str) -> None:
+        self.runs[run_id].datasets.append(f"{name}@{digest}")
 
     def end_run(self, run_id: str, status: str = "FINISHED") -> None:
         self.runs[run_id].status = status

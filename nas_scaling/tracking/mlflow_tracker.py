@@ -4,6 +4,7 @@ safe to use from callbacks and needs no global active run)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Iterator
@@ -20,6 +21,12 @@ __all__ = ["DEFAULT_TRACKING_URI", "MlflowTracker", "artifact_root_for", "resolv
 
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 """Runs in SQLite under mlruns/, artifacts in mlruns/artifacts (MLflow 3 refuses a bare file store)."""
+
+
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+"""MLflow 3's experiment type for model training: the UI opens such an experiment on its runs, not on
+the GenAI traces overview."""
 
 
 def _warnings_and_up(record: logging.LogRecord) -> bool:
@@ -161,15 +168,26 @@ class MlflowTracker:
     def _open_experiment(client: MlflowClient, experiment: str, artifact_root: Path | None) -> str:
         found = client.get_experiment_by_name(experiment)
         if found is not None:
+            if found.tags.get(EXPERIMENT_KIND_TAG) is None:
+                client.set_experiment_tag(found.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
             return str(found.experiment_id)
         location = artifact_root.resolve().as_uri() if artifact_root is not None else None
         try:
-            return str(client.create_experiment(experiment, artifact_location=location))
+            return str(client.create_experiment(experiment, artifact_location=location,
+                                                tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND}))
         except Exception:  # created meanwhile by another process
             again = client.get_experiment_by_name(experiment)
             if again is None:
                 raise
             return str(again.experiment_id)
+
+    def log_dataset(self, run_id: str, *, name: str, digest: str, source: str) -> None:
+        """Record the run's training data as an MLflow dataset input (the UI's Dataset column)."""
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        dataset = Dataset(name=name, digest=digest, source_type="local", source=json.dumps({"uri": source}))
+        self.client.log_inputs(run_id, datasets=[DatasetInput(dataset, tags=[InputTag("mlflow.data.context",
+                                                                                      "training")])])
 
     def start_run(self, name: str, *, tags: dict[str, str], parent_id: str | None = None) -> str:
         all_tags = dict(tags)

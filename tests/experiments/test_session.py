@@ -35,12 +35,18 @@ class FakeExecutor:
         self.stop_after = stop_after
         self.ran: list[str] = []
 
-    def run(self, tasks: Sequence[TrainTask], on_result: Callable[[TaskResult], None]) -> None:
+    def run(self, tasks: Sequence[TrainTask], on_result: Callable[[TaskResult], None], *,
+            on_start: Callable[[str], None] | None = None,
+            on_epoch: Callable[[str, int, float], None] | None = None) -> None:
         for task in tasks:
             if self.stop_after is not None and len(self.ran) == self.stop_after:
                 raise KeyboardInterrupt
             self.ran.append(task.key)
+            if on_start is not None:
+                on_start(task.key)
             value = self.accuracy(task.key)
+            if on_epoch is not None and value is not None:
+                on_epoch(task.key, 1, value / 2)
             status = TaskStatus.FAILED if value is None else TaskStatus.COMPLETED
             on_result(TaskResult(task.key, status, "boom" if value is None else None, val_top1=value,
                                  train_seconds=2.0, node="here", epochs=3))

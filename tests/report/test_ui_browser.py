@@ -108,8 +108,15 @@ def test_ui_serves_the_study_and_the_runs_to_a_real_browser(tmp_path: Path) -> N
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name("nas-scaling")
     assert experiment is not None
-    run_names = {r.info.run_name for r in client.search_runs([experiment.experiment_id])}
-    assert STUDY in run_names  # the grid's parent run is named after the study
+    runs = client.search_runs([experiment.experiment_id])
+    assert STUDY in {r.info.run_name for r in runs}  # the grid's parent run is named after the study
+    # a model-training experiment (MLflow 3 opens it on its runs, not on the GenAI traces overview)
+    assert experiment.tags.get("mlflow.experimentKind") == "custom_model_development"
+    [child] = [r for r in runs if r.data.tags.get("kind") == "grid"]
+    [dataset] = child.inputs.dataset_inputs  # the Dataset column
+    assert dataset.dataset.name == "digits" and dataset.dataset.digest
+    assert child.info.end_time - child.info.start_time > 100  # started with its training, not after it
+    assert child.data.metrics["val_top1"] >= 0
 
     mlflow_port, dashboard_port = _free_port(), _free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -146,6 +153,7 @@ def test_ui_serves_the_study_and_the_runs_to_a_real_browser(tmp_path: Path) -> N
             raise
     assert ui.returncode == 130, stderr
     assert f"MLflow UI: {mlflow_url}" in stdout and f"Optuna dashboard: {dashboard_url}" in stdout
+    assert f"MLflow runs: {runs_url}" in stdout
     assert _port_free(mlflow_port) and _port_free(dashboard_port)
     assert not _answers(mlflow_url) and not _answers(dashboard_url)
 
