@@ -6,6 +6,12 @@ last conv of blocks 3-5 a 1x1 conv) has no torchvision twin and is checked again
 exactly 133,638,952). The head is torchvision's: adaptive average pool to 7x7, two 4096-wide fully
 connected layers with dropout 0.5 (here before each linear layer, as :class:`~nas_scaling.spec.Head`
 places it; torchvision drops after the two hidden ones: same parameters, MACs and eval outputs).
+
+The small form (``small=True``) is the batch-norm VGG (torchvision's ``vgg*_bn``, the usual CIFAR VGG):
+batch norm after every conv, conv biases kept. Without it the 8-16 plain ReLU convs do not train
+under the proxy schedule (AdamW, lr 3e-3, 3 epochs; vgg11 small: digits val top-1 0.100, chance), as
+plain SqueezeNet and AlexNet did not; the
+ImageNet forms keep Table 1's layout and their exact parameter counts.
 """
 
 from __future__ import annotations
@@ -31,28 +37,30 @@ _NAMES = {"A": "vgg11", "B": "vgg13", "C": "vgg16_c", "D": "vgg16", "E": "vgg19"
 _PAPER = "Simonyan & Zisserman, Very Deep Convolutional Networks, ICLR 2015 (arXiv:1409.1556)"
 _SMALL = (
     "small=True: 32x32 input (the five 2x2 max pools leave 1x1), the head pools to 1x1 and its hidden "
-    "layers are 512 wide instead of 4096, as in the usual CIFAR VGGs; the convs are unchanged."
+    "layers are 512 wide instead of 4096, and batch norm follows every conv (torchvision's vgg*_bn), as "
+    "in the usual CIFAR VGGs (without it VGG does not learn in a short proxy schedule)."
 )
 
 
-def _stages(kernels: tuple[int, ...], channels: int) -> list[Stage]:
+def _stages(kernels: tuple[int, ...], channels: int, *, norm: bool = False) -> list[Stage]:
     """One stage per run of equal kernels, then the block's 2x2 max pool."""
     convs = [
-        Stage(ConvBlock(channels, kernel=k, norm=False, bias=True, act="relu"), repeats=len(list(run)))
+        Stage(ConvBlock(channels, kernel=k, norm=norm, bias=True, act="relu"), repeats=len(list(run)))
         for k, run in groupby(kernels)
     ]
     return [*convs, Stage(Pool(op="max", kernel=2), stride=2)]
 
 
 def vgg(config: str, *, num_classes: int = 1000, in_channels: int = 3, small: bool = False) -> NetworkSpec:
-    """VGG configuration ``config`` (``"A"`` to ``"E"``) of the paper's Table 1, without batch norm.
+    """VGG configuration ``config`` (``"A"`` to ``"E"``) of the paper's Table 1, without batch norm
+    (``small=True``: with batch norm after every conv, as torchvision's ``vgg*_bn``).
 
     There is no stem: every conv block is a body stage, so depth scaling deepens all five blocks
     (A -> B -> D -> E is the paper's own depth progression).
     """
     if config not in _CONFIGS:
         raise UserError(f"VGG config must be one of {', '.join(_CONFIGS)}, got {config!r}")
-    stages = [s for kernels, c in zip(_CONFIGS[config], _WIDTHS, strict=True) for s in _stages(kernels, c)]
+    stages = [s for kernels, c in zip(_CONFIGS[config], _WIDTHS, strict=True) for s in _stages(kernels, c, norm=small)]
     head = (
         Head(pool="avg", pool_size=1, hidden=(512, 512), dropout=0.5)
         if small
