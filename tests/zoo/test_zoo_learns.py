@@ -32,7 +32,9 @@ MIN_TOP1 = 0.5
 """Five times chance; a network that learns at all reaches it on digits in 3 epochs (SqueezeNet 1.1
 small with batch norm: 0.97, without it: 0.097; VGG-11 small without batch norm: 0.100)."""
 
-PROXY = TrainConfig(epochs=3, seed=0)
+PROXY = TrainConfig(epochs=3, seed=0, threads=1)
+"""One intra-op thread, as measured: on the busy 2-core VM two threads made the same trainings 2.5x
+(alexnet, 152 s vs 61 s) to 6x (efficientnet_tiny, 175 s vs 30 s) slower. Results do not depend on it."""
 
 DEFAULT = (
     "lenet5",  # plain conv, no norm
