@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +26,7 @@ from nas_scaling.experiments.grid_plan import (
     extrapolate_family,
     plan_grid,
 )
-from nas_scaling.experiments.inputs import dataset_label, dataset_ref
+from nas_scaling.experiments.inputs import DataOptions, dataset_label, dataset_ref
 from nas_scaling.experiments.records import Planned
 from nas_scaling.experiments.session import StudySession
 from nas_scaling.search.executors import ExecutionOptions
@@ -43,23 +43,14 @@ __all__ = ["GridOptions", "GridResult", "RankedCandidate", "default_study_name",
 
 
 @dataclass(frozen=True, kw_only=True)
-class GridOptions(ExecutionOptions):
+class GridOptions(ExecutionOptions, DataOptions):
     budget: Budget
     step: float = DEFAULT_STEP
     tolerance: float = DEFAULT_TOLERANCE
     max_candidates: int | None = DEFAULT_MAX_CANDIDATES
     seeds: int = 1
-    seed: int = 0
-    dataset: str = "digits"
-    data_dir: str | None = None
-    subset: float = 1.0
-    """Stratified, seeded fraction of the training split each candidate trains on."""
-    train: dict[str, Any] = field(default_factory=dict)
-    """TrainConfig fields for the proxy runs (defaults: TrainConfig's)."""
     phi_max: int = 7
     prescreen: PrescreenOptions | None = None
-    inputs: tuple[str, ...] = ()
-    """What the networks are fed, as lines to print once the options are checked (see ``experiments.inputs``)."""
     """Plan up to ``samples`` candidates (instead of ``max_candidates``), train the proxy's top ``train_top``."""
 
 

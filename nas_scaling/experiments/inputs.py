@@ -3,15 +3,31 @@ classes, at the network's resolution unless another one is asked for, with the l
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from nas_scaling.data import DatasetInfo, describe_inputs, inspect_dataset, resize_warning
 from nas_scaling.errors import SpecError, UserError
 from nas_scaling.spec import NetworkSpec
 from nas_scaling.spec.adapt import adapt_inputs
 
-__all__ = ["Inputs", "check_subset", "dataset_label", "dataset_ref", "fit_to_data"]
+__all__ = ["DataOptions", "Inputs", "check_subset", "dataset_label", "dataset_ref", "fit_to_data"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataOptions:
+    """What an experiment's candidates train on, and how: the options grid and search share."""
+
+    seed: int = 0
+    dataset: str = "digits"
+    data_dir: str | None = None
+    subset: float = 1.0
+    """Stratified, seeded fraction of the training split each candidate trains on."""
+    train: dict[str, Any] = field(default_factory=dict)
+    """TrainConfig fields of the proxy runs (defaults: TrainConfig's)."""
+    inputs: tuple[str, ...] = ()
+    """What the networks are fed, as lines to print once the options are checked (:meth:`Inputs.lines`)."""
 
 
 @dataclass(frozen=True)

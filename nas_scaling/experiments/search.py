@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from nas_scaling.cost import Budget, ResolvedBudget, count_cost
 from nas_scaling.errors import UserError
-from nas_scaling.experiments.inputs import dataset_label, dataset_ref
+from nas_scaling.experiments.inputs import DataOptions, dataset_label, dataset_ref
 from nas_scaling.experiments.records import Planned
 from nas_scaling.experiments.session import StudySession
 from nas_scaling.search.executors import ExecutionOptions
@@ -41,21 +41,13 @@ HEARTBEAT_INTERVAL = 10
 
 
 @dataclass(frozen=True, kw_only=True)
-class SearchOptions(ExecutionOptions):
+class SearchOptions(ExecutionOptions, DataOptions):
     budget: Budget
     trials: int = 12
     sampler: str = "tpe"
-    seed: int = 0
-    dataset: str = "digits"
-    data_dir: str | None = None
-    subset: float = 1.0
-    """Stratified, seeded fraction of the training split each trial trains on."""
-    train: dict[str, Any] = field(default_factory=dict)
     early_stopping: bool = True
     max_rejections: int = 500
     prescreen: PrescreenOptions | None = None
-    inputs: tuple[str, ...] = ()
-    """What the networks are fed, as lines to print once the options are checked (see ``experiments.inputs``)."""
     """Before training, enqueue the proxy's top ``train_top`` of ``samples`` feasible draws as the first trials."""
 
 
