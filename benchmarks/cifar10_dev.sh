@@ -27,7 +27,7 @@ case $stage in
     run "$NAS" search --space search_spaces/cifar_mixed.yaml --budget 2xFLOPS --trials 6 --dataset "$D" \
         --executor local --storage "$STORE" --no-progress --output "$BENCH/search" ;;
   baselines)  # the handcrafted networks on the grid study's inputs and proxy training
-    run "$NAS" baseline lenet5 mobilenet_v1 mobilenet_v2 squeezenet1_1 --small \
+    run "$NAS" baseline lenet5 mobilenet_v2 squeezenet1_1 --small \
         --like grid-efficientnet_cifar-2xFLOPS-cifar10-dev
     run "$NAS" compare --format markdown ;;
   full)       # the full recipe for the search's best, the grid's best and a handcrafted network
