@@ -17,9 +17,9 @@ FULL_EPOCHS=${FULL_EPOCHS:-10}
 run() { echo "+ $*" >&2; /usr/bin/time -f "wall %e s" "$@"; }
 case $stage in
   fidelity)   # 12 draws of cifar_mixed under 0.5xFLOPS (3.8-8.9 M MACs), half the training images: proxy recipe
-              # (2 epochs) vs full recipe (8 epochs), every zero-cost proxy against both (sized for a shared 2-core VM)
+              # (1 epoch) vs full recipe (4 epochs), every zero-cost proxy against both (sized for a shared 2-core VM)
     run "$NAS" proxies --space search_spaces/cifar_mixed.yaml --budget 0.5xFLOPS --samples 12 --train-top 12 \
-        --epochs 2 --fidelity 8 --subset 0.5 --dataset "$D" --no-progress --output "$BENCH/fidelity" ;;
+        --epochs 1 --fidelity 4 --subset 0.5 --dataset "$D" --no-progress --output "$BENCH/fidelity" ;;
   grid)
     run "$NAS" grid --budget 2xFLOPS --base efficientnet_cifar --dataset "$D" --max-candidates 4 --executor local --storage "$STORE" \
         --no-progress --output "$BENCH/grid/grid.json" ;;
