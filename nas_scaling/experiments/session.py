@@ -19,7 +19,9 @@ its ranking; the lifecycle is written here once.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -31,6 +33,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from nas_scaling.errors import UserError
 from nas_scaling.experiments.records import Planned, TrialRecord
 from nas_scaling.search.outcomes import Outcome
+from nas_scaling.search.proposer import pid_alive
 from nas_scaling.search.study import open_storage, open_study, record_trial
 from nas_scaling.search.work import TaskResult, TrainTask
 from nas_scaling.spec import network_to_compact, save_spec
@@ -182,6 +185,7 @@ class StudySession:
         never written: the process died between the two writes); returns the ones left to train."""
         done = self.completed()
         by_key = {p.key: p for p in plan}
+        self._close_orphans()
         for run in self.tracker.find_runs({"kind": self.child_kind, "study": self.name}):
             key = run.tags.get("candidate", "")
             planned = by_key.get(key)
@@ -200,13 +204,25 @@ class StudySession:
                      "already trained")
         return todo
 
+    def _close_orphans(self) -> None:
+        """Child runs left RUNNING by a process of this host that died (SIGKILL while training) end
+        KILLED; a live process's runs are left alone."""
+        host = socket.gethostname()
+        for run in self.tracker.find_runs({"kind": self.child_kind, "study": self.name}):
+            name, _, pid = run.tags.get("owner", "").rpartition(":")
+            if run.status == "RUNNING" and name == host and pid.isdigit() and not pid_alive(int(pid)):
+                self.tracker.log(run.run_id, tags={"state": Outcome.INTERRUPTED.value,
+                                                   "status_reason": "its process died"})
+                self.tracker.end_run(run.run_id, Outcome.INTERRUPTED.mlflow_status)
+
     # -- recording ---------------------------------------------------------------------------------
 
     def start_child(self, planned: Planned, *, name: str | None = None) -> str:
         """Start ``planned``'s child run (its params and what is known before training), so that it is
         visible, with live metrics, while it trains."""
         run_id = self.tracker.start_run(f"{self.name}/{name or planned.key}", parent_id=self.parent_id, tags={
-            "kind": self.child_kind, "study": self.name, "candidate": planned.key, **planned.tags})
+            "kind": self.child_kind, "study": self.name, "candidate": planned.key,
+            "owner": f"{socket.gethostname()}:{os.getpid()}", **planned.tags})
         spec = planned.spec
         self.tracker.log(run_id, params={
             "arch": network_to_compact(spec), "resolution": spec.resolution, "in_channels": spec.in_channels,

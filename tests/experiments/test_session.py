@@ -166,3 +166,22 @@ def test_a_study_made_with_other_options_is_refused_before_any_run(tmp_path: Pat
     with pytest.raises(UserError, match="study 's' was made with a=1, not 2"), other:
         pass
     assert len(tracker.runs) == 1
+
+
+def test_a_run_left_running_by_a_dead_process_is_closed_and_a_live_ones_is_not(tmp_path: Path) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    tracker = MemoryTracker()
+    host = socket.gethostname()
+    orphan = tracker.start_run("s/k0", tags={"kind": "grid", "study": "s", "candidate": "k0",
+                                             "owner": f"{host}:{dead.stdout.strip()}"})
+    alive = tracker.start_run("s/k1", tags={"kind": "grid", "study": "s", "candidate": "k1",
+                                            "owner": f"{host}:{os.getppid()}"})
+    with _session(tmp_path, tracker) as session:
+        session.restore(_plan())
+    assert (tracker.runs[orphan].status, tracker.runs[orphan].tags["state"]) == ("KILLED", "interrupted")
+    assert tracker.runs[alive].status == "RUNNING"

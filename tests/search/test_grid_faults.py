@@ -60,6 +60,11 @@ def test_sigkill_then_rerun_loses_nothing(tmp_path: Path, micro_base: NetworkSpe
     assert all(finished[k] == v for k, v in ((t.user_attrs["key"], t.value) for t in trials) if k in finished)
     tracker = MlflowTracker(env["MLFLOW_TRACKING_URI"], experiment="nas-scaling")
     children = tracker.find_runs({"kind": "grid", "study": "faults"})
-    assert len(children) == 3 and all(r.status == "FINISHED" for r in children)
+    # one FINISHED run per candidate; the run of the candidate that was training when the process was
+    # killed (started live with its training) was closed as KILLED by the rerun, none is left RUNNING
+    assert sorted(r.tags["candidate"] for r in children if r.status == "FINISHED") == sorted(
+        t.user_attrs["key"] for t in trials)
+    assert {r.status for r in children} <= {"FINISHED", "KILLED"}
+    assert all(r.tags["state"] == "interrupted" for r in children if r.status == "KILLED")
     [parent] = tracker.find_runs({"kind": "grid-parent", "study": "faults"})
     assert parent.status == "FINISHED"
