@@ -39,8 +39,10 @@ case $stage in
         --output "$BENCH/full/handcrafted" --format json ;;
   all)        # the stages in order, each logged to $BENCH/<stage>.log; a failed stage does not stop the rest
     for s in grid baselines search fidelity full augment; do bash "$0" "$s" "$DATA" > "$BENCH/$s.log" 2>&1 || true; done ;;
-  augment)    # augmentation off for the grid's best (the 'full' stage trained it with the default, crop + flip)
-    run "$NAS" train "$BENCH/grid/best.yaml" --dataset "$D" --recipe full --epochs "$FULL_EPOCHS" --augment none \
-        --output "$BENCH/augment/none" --format json ;;
+  augment)    # augmentation off vs on (crop + flip), one network, full recipe
+    for policy in none basic; do
+      run "$NAS" train lenet5 --dataset "$D" --recipe full --epochs "${AUGMENT_EPOCHS:-10}" --augment "$policy" \
+          --output "$BENCH/augment/$policy" --format json
+    done ;;
   *) echo "unknown stage $stage" >&2; exit 2 ;;
 esac
