@@ -293,6 +293,19 @@ AUGMENT_SEED_OFFSET = 0x5EED
 the shuffling generator (seeded with ``seed``)."""
 
 
+
+def _ema_with_warmup(decay: float) -> Any:
+    """torch's EMA update with the decay warmed up as ``min(decay, (1 + n) / (10 + n))`` after ``n``
+    updates (TensorFlow's ``ExponentialMovingAverage(num_updates=...)``, timm's EMA warm-up): with a
+    fixed 0.999 the average of a run shorter than ~1,000 steps is mostly its random initialisation
+    (measured: LeNet-5, 10 epochs on cifar10-dev, 220 steps)."""
+    @torch.no_grad()
+    def update(ema_params: Any, current_params: Any, num_averaged: Any) -> None:
+        n = int(num_averaged.item()) if isinstance(num_averaged, torch.Tensor) else int(num_averaged)
+        get_ema_multi_avg_fn(min(decay, (1 + n) / (10 + n)))(ema_params, current_params, num_averaged)
+
+    return update
+
 def _session(model: nn.Module, data: DatasetSplits, config: TrainConfig, device: torch.device) -> _Session:
     model.to(device)
     model.to(memory_format=torch.channels_last)
@@ -308,7 +321,7 @@ def _session(model: nn.Module, data: DatasetSplits, config: TrainConfig, device:
     if config.ema_decay is not None:
         # Buffers are averaged too; batch-norm statistics are re-estimated for the averaged weights
         # before each evaluation (bn_recalibration) and otherwise are the buffers' average.
-        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+        ema = AveragedModel(model, multi_avg_fn=_ema_with_warmup(config.ema_decay), use_buffers=True)
     augment = BatchAugment(config.augment, resolution=data.resolution, normalization=data.normalization,
                            flip=config.flip, seed=config.seed + AUGMENT_SEED_OFFSET)
     return _Session(model, _optimizer(model, config, device), ema, train_batches, augment)
