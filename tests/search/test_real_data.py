@@ -106,7 +106,7 @@ def test_search_on_colour_photos_records_three_channel_networks(
      "invalid choice: 'bogus'"),
     (["baseline", "lenet5", "--augment", "bogus"], "invalid choice: 'bogus'"),
     (["baseline", "lenet5", "--like", "no-such-study"], "no study 'no-such-study' in the MLflow store"),
-    (["grid", "--budget", "2xFLOPS", "--resolution", "2"], "--resolution 2 does not fit efficientnet_tiny"),
+    (["grid", "--budget", "2xFLOPS", "--base", "lenet5", "--resolution", "8"], "--resolution 8 does not fit lenet5"),
 ])
 def test_bad_real_data_options_are_one_line(
     store: Path, capsys: pytest.CaptureFixture[str], argv: list[str], expect: str
