@@ -26,6 +26,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -245,10 +246,10 @@ class StudySession:
         spec, write its Optuna trial (unless ``trial`` is False: an ask-and-tell search tells its own),
         advance the progress bar. Returns what was stored."""
         outcome = outcome or Outcome.of(result)
-        run_id = self._live.pop(planned.key, None) or self.start_child(planned)
-        self._live.pop(planned.key, None)
-        record = TrialRecord.of(planned, result, network_to_compact(planned.spec), run_id)
-        record = TrialRecord(**{**record.__dict__, "outcome": outcome})
+        if planned.key not in self._live:
+            self.start_child(planned)
+        run_id = self._live.pop(planned.key)
+        record = replace(TrialRecord.of(planned, result, network_to_compact(planned.spec), run_id), outcome=outcome)
         self.tracker.log(run_id, metrics=result.metrics(), step=result.epochs, tags={
             "state": outcome.value, "status_reason": result.reason or "", "node": result.node})
         self.tracker.log_artifact(run_id, save_spec(planned.spec, self.scratch / planned.key / "spec.yaml"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from nas_scaling.search.executors import EXECUTORS, Executor, LocalExecutor, make_executor
-from nas_scaling.search.study import DEFAULT_STORAGE, completed_by_key, open_storage, open_study, record_trial
+from nas_scaling.search.study import DEFAULT_STORAGE, open_storage, open_study, record_trial
 from nas_scaling.search.work import TaskResult, TrainTask, run_task
 
 __all__ = [
@@ -13,7 +13,6 @@ __all__ = [
     "LocalExecutor",
     "TaskResult",
     "TrainTask",
-    "completed_by_key",
     "make_executor",
     "open_storage",
     "open_study",

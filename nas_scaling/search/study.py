@@ -18,7 +18,7 @@ from nas_scaling.locks import file_lock
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["DEFAULT_STORAGE", "completed_by_key", "open_study", "open_storage", "record_trial", "safe_study_name"]
+__all__ = ["DEFAULT_STORAGE", "open_study", "open_storage", "record_trial", "safe_study_name"]
 
 DEFAULT_STORAGE = "sqlite:///studies/studies.db"
 
@@ -93,17 +93,6 @@ def open_study(
             "rerun with the same options to resume it, or pick a new --study name"
         )
     return study
-
-
-def completed_by_key(study: optuna.Study) -> dict[str, optuna.trial.FrozenTrial]:
-    """COMPLETE trials by their ``key`` user attribute (FAIL and PRUNED ones are retried)."""
-    from optuna.trial import TrialState
-
-    return {
-        t.user_attrs["key"]: t
-        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        if "key" in t.user_attrs
-    }
 
 
 def record_trial(
