@@ -84,7 +84,8 @@ class LocalExecutor:
             if task is None:
                 return
             def report(epoch: int, value: float, key: str = task.key) -> None:
-                if source.report(key, epoch, value) and early_stopping:
+                # after the last epoch the training is done: a trial that finished is complete, not pruned
+                if source.report(key, epoch, value) and early_stopping and epoch < max_epochs:
                     raise StopTraining(f"pruned by Optuna's successive halving after epoch {epoch}")
 
             source.finish(run_task(task, report=report))

@@ -13,7 +13,10 @@ from nas_scaling.cost import count_cost, parse_budget
 from nas_scaling.errors import UserError
 from nas_scaling.experiments.search import SearchOptions, SearchResult, run_search
 from nas_scaling.search.space import load_space
-from nas_scaling.spec import NetworkSpec, load_spec, network_to_compact
+from nas_scaling.search.executors import LocalExecutor
+from nas_scaling.search.outcomes import TaskStatus
+from nas_scaling.search.work import TaskResult, TrainTask
+from nas_scaling.spec import NetworkSpec, load_spec, network_to_compact, spec_to_dict
 from nas_scaling.tracking import MlflowTracker
 
 TrialState = optuna.trial.TrialState
@@ -257,3 +260,33 @@ def test_an_interrupted_and_resumed_search_trains_what_an_uninterrupted_one_does
     assert len(complete("cut")) == 2
     _search(tmp_path, micro_space, micro_base, mlflow_tracker, study="cut", **kw)
     assert complete("cut") == complete("whole")
+
+
+class _AlwaysPrune:
+    """A task source whose pruner says stop after every epoch."""
+
+    def __init__(self, task: TrainTask) -> None:
+        self.tasks = [task]
+        self.reported: list[int] = []
+        self.results: list[TaskResult] = []
+
+    def next_task(self) -> TrainTask | None:
+        return self.tasks.pop() if self.tasks else None
+
+    def report(self, key: str, epoch: int, value: float) -> bool:
+        self.reported.append(epoch)
+        return True
+
+    def finish(self, result: TaskResult) -> None:
+        self.results.append(result)
+
+
+@pytest.mark.parametrize(("epochs", "status", "trained"), [(3, TaskStatus.STOPPED, 1), (1, TaskStatus.COMPLETED, 1)])
+def test_the_pruner_stops_a_trial_before_its_last_epoch_never_after_it(
+    micro_base: NetworkSpec, epochs: int, status: TaskStatus, trained: int,
+) -> None:
+    task = TrainTask("k", spec_to_dict(micro_base), "digits", {"epochs": epochs, "batch_size": 256, "threads": 1})
+    source = _AlwaysPrune(task)
+    LocalExecutor().run_adaptive(source, 1, early_stopping=True, max_epochs=epochs)
+    (result,) = source.results
+    assert (result.status, result.epochs, source.reported) == (status, trained, [1])
