@@ -57,7 +57,7 @@ def resolve_spec(arch: str, *, dataset: str, small: bool) -> NetworkSpec:
     """A zoo entry (its small form when asked, or on digits when its native input is large) or a spec file."""
     from nas_scaling import zoo
 
-    if arch in zoo.names():
+    if zoo.is_known(arch):
         large = zoo.get_spec(arch).resolution > SMALL_ABOVE
         if small or (dataset == "digits" and large):
             return zoo.get_spec(arch, small=True)

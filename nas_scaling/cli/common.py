@@ -182,7 +182,7 @@ def load_arch(arch: str, *, num_classes: int | None = None, in_channels: int | N
     from nas_scaling.spec import load_spec
 
     looks_like_file = any(arch.endswith(s) for s in (".yaml", ".yml", ".json")) or "/" in arch
-    if arch in zoo.names():
+    if zoo.is_known(arch):
         spec = zoo.get_spec(arch)
     elif looks_like_file or Path(arch).exists():
         spec = load_spec(arch)

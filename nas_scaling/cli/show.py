@@ -32,6 +32,6 @@ def run(args: argparse.Namespace) -> int:
               "stages": rows})
         return 0
     print(f"{spec.name} at {cost.resolution}x{cost.resolution}x{spec.in_channels}, {spec.num_classes} classes")
-    print_table([{**r, "MACs": r.pop("macs")} for r in rows])
+    print_table([{("MACs" if k == "macs" else k): v for k, v in r.items()} for r in rows])
     print(f"total: {cost.params:,} params, {cost.macs / 1e6:,.2f} MFLOPs (multiply-adds)")
     return 0

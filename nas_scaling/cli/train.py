@@ -76,7 +76,7 @@ def _spec(args: argparse.Namespace) -> tuple[NetworkSpec, DatasetInfo, list[str]
     from nas_scaling.spec import block_shapes
     from nas_scaling.spec.adapt import adapt_inputs
 
-    spec = zoo.get_spec(args.arch, small=True) if args.small and args.arch in zoo.names() else load_arch(args.arch)
+    spec = zoo.get_spec(args.arch, small=True) if args.small and zoo.is_known(args.arch) else load_arch(args.arch)
     if args.resolution is not None:
         block_shapes(spec, args.resolution)  # a clear error before loading any data
     info = inspect_dataset(args.dataset, data_dir=Path(args.data_dir) if args.data_dir else None)

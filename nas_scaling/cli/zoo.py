@@ -48,4 +48,8 @@ def run(args: argparse.Namespace) -> int:
                 for r in rows
             ]
         )
+        from nas_scaling import zoo
+
+        for form, base in zoo.variants():
+            print(f"also by name: {form} ({base} with any width and resolution multiplier)")
     return 0

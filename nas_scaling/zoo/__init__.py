@@ -11,6 +11,17 @@ from nas_scaling.zoo import mobilenet as _mobilenet  # noqa: F401
 from nas_scaling.zoo import resnet as _resnet  # noqa: F401
 from nas_scaling.zoo import squeezenet as _squeezenet  # noqa: F401
 from nas_scaling.zoo import vgg as _vgg  # noqa: F401
-from nas_scaling.zoo.registry import ZooEntry, entries, get_entry, get_spec, names, register
+from nas_scaling.zoo.registry import (
+    ZooEntry,
+    entries,
+    get_entry,
+    get_spec,
+    is_known,
+    names,
+    register,
+    register_variants,
+    variants,
+)
 
-__all__ = ["ZooEntry", "entries", "get_entry", "get_spec", "names", "register"]
+__all__ = ["ZooEntry", "entries", "get_entry", "get_spec", "is_known", "names", "register", "register_variants",
+           "variants"]

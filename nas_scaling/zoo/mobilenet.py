@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from nas_scaling.errors import UserError
 from nas_scaling.spec import ConvBlock, DepthwiseSeparable, Head, MBConv, NetworkSpec, Stage
-from nas_scaling.zoo.registry import register
+from nas_scaling.zoo.registry import register, register_variants
 
 __all__ = ["mobilenet_v1", "mobilenet_v2"]
 
@@ -55,6 +55,8 @@ def mobilenet_v1(
     """
     if not 0 < width <= 4:
         raise UserError(f"width must be a number in (0, 4], got {width!r}")
+    if not small and resolution < 32:
+        raise UserError(f"resolution must be at least 32 (MobileNet v1 halves its input 5 times), got {resolution}")
 
     def w(c: int) -> int:
         return max(1, int(c * width))
@@ -70,6 +72,14 @@ def mobilenet_v1(
         resolution=res,
         num_classes=num_classes,
     )
+
+
+register_variants(
+    r"mobilenet_v1_(?P<width>\d+(?:\.\d+)?)(?:_(?P<resolution>\d+))?",
+    base="mobilenet_v1",
+    parse=lambda m: {"width": float(m["width"]), "resolution": int(m["resolution"] or 224)},
+    form="mobilenet_v1_<width>[_<resolution>]",
+)
 
 
 @register(

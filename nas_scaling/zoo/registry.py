@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from nas_scaling.errors import UserError
 from nas_scaling.spec import NetworkSpec
 
-__all__ = ["ZooEntry", "entries", "get_entry", "get_spec", "names", "register"]
+__all__ = ["ZooEntry", "entries", "get_entry", "get_spec", "is_known", "names", "register", "register_variants", "variants"]
 
 Builder = Callable[..., NetworkSpec]
 """``builder(*, num_classes: int, in_channels: int, small: bool) -> NetworkSpec``."""
@@ -40,6 +42,20 @@ class ZooEntry:
 _REGISTRY: dict[str, ZooEntry] = {}
 
 
+@dataclass(frozen=True)
+class _Variants:
+    """Names made of an entry's name and its builder's arguments (``mobilenet_v1_0.5_160``)."""
+
+    pattern: re.Pattern[str]
+    base: str
+    parse: Callable[[re.Match[str]], dict[str, object]]
+    form: str
+    """How the names read, for listings (``mobilenet_v1_<width>[_<resolution>]``)."""
+
+
+_VARIANTS: list[_Variants] = []
+
+
 def register(
     name: str,
     *,
@@ -64,8 +80,27 @@ def register(
     return decorate
 
 
+def register_variants(
+    pattern: str, *, base: str, parse: Callable[[re.Match[str]], dict[str, object]], form: str,
+) -> None:
+    """Accept every name that ``pattern`` matches in full as entry ``base`` built with ``parse(match)``
+    as extra keyword arguments (the width and resolution multipliers of a paper's tables)."""
+    _VARIANTS.append(_Variants(re.compile(pattern), base, parse, form))
+
+
+def variants() -> list[tuple[str, str]]:
+    """``(form, base entry)`` of every family of variant names."""
+    return [(v.form, v.base) for v in _VARIANTS]
+
+
 def names() -> list[str]:
+    """The registered entries (variant names such as ``mobilenet_v1_0.5_160`` are not listed)."""
     return list(_REGISTRY)
+
+
+def is_known(name: str) -> bool:
+    """True for a registered entry or a name one of its variant families accepts."""
+    return name in _REGISTRY or any(v.pattern.fullmatch(name) for v in _VARIANTS)
 
 
 def entries() -> list[ZooEntry]:
@@ -73,12 +108,27 @@ def entries() -> list[ZooEntry]:
 
 
 def get_entry(name: str) -> ZooEntry:
-    try:
+    if name in _REGISTRY:
         return _REGISTRY[name]
-    except KeyError:
-        raise UserError(
-            f"unknown architecture {name!r}; choose a zoo name ({', '.join(_REGISTRY)}) or a spec file"
-        ) from None
+    for v in _VARIANTS:
+        match = v.pattern.fullmatch(name)
+        if match is not None:
+            base = _REGISTRY[v.base]
+            builder = _named(functools.partial(base.builder, **v.parse(match)), name)
+            builder(small=False)  # a bad width or resolution is refused here, by name
+            return replace(base, name=name, builder=builder, torchvision=None, torchvision_kwargs=(),
+                           published_params=None)
+    forms = "".join(f", {v.form}" for v in _VARIANTS)
+    raise UserError(f"unknown architecture {name!r}; choose a zoo name ({', '.join(_REGISTRY)}{forms}) or a spec file")
+
+
+def _named(builder: Builder, name: str) -> Builder:
+    """``builder`` whose specs carry the name the user typed."""
+
+    def build(**kwargs: object) -> NetworkSpec:
+        return replace(builder(**kwargs), name=name)
+
+    return build
 
 
 def get_spec(

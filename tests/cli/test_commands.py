@@ -38,6 +38,32 @@ def test_show_matches_the_cost_model(capsys: pytest.CaptureFixture[str], tmp_pat
     assert main(["show", "mobilenet_v2"]) == 0
     out = capsys.readouterr().out
     assert "MFLOPs (multiply-adds)" in out and "stages[0]" in out
+    header = out.splitlines()[1].split()
+    assert header == ["stage", "block", "repeats", "in", "out", "size", "params", "MACs"]  # one MACs column
+
+
+def test_mobilenet_v1_multipliers_by_name_give_the_papers_rows(capsys: pytest.CaptureFixture[str]) -> None:
+    """Howard et al. 2017, Tables 6-8: (width, resolution) -> (M multiply-adds, M params). The paper's
+    parameter counts leave out batch norm's scale and shift (0.5-160: 1,331,592 with, 1,320,648 without)."""
+    rows = {"mobilenet_v1_0.75": (325, 2.6), "mobilenet_v1_0.5": (149, 1.3), "mobilenet_v1_0.25": (41, 0.5),
+            "mobilenet_v1_1.0_192": (418, 4.2), "mobilenet_v1_1.0_160": (290, 4.2),
+            "mobilenet_v1_1.0_128": (186, 4.2), "mobilenet_v1_0.5_160": (76, 1.32)}
+    for name, (macs, params) in rows.items():
+        data = _json(capsys, ["profile", name])
+        assert isinstance(data, dict)
+        model = build_model(get_spec(name))
+        norm = sum(p.numel() for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d) for p in m.parameters())
+        digits = len(str(params).split(".")[1])
+        assert abs(data["macs"] / 1e6 - macs) < 1, name  # the paper gives whole millions (290.68 -> 290)
+        assert round((data["params"] - norm) / 1e6, digits) == params, name
+        assert data["name"] == name
+    assert main(["show", "mobilenet_v1_0.5_160", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["resolution"] == 160
+    for bad, says in (("mobilenet_v1_9", "width must be a number in (0, 4], got 9.0"),
+                      ("mobilenet_v1_0.5_16", "resolution must be at least 32"),
+                      ("mobilenet_v1_x", "unknown architecture 'mobilenet_v1_x'")):
+        assert main(["profile", bad]) == 2
+        assert says in capsys.readouterr().err
 
 
 def test_scale_published_reproduces_efficientnet(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
