@@ -10,7 +10,9 @@ from dataclasses import dataclass, replace
 from nas_scaling.errors import UserError
 from nas_scaling.spec import NetworkSpec
 
-__all__ = ["ZooEntry", "entries", "get_entry", "get_spec", "is_known", "names", "register", "register_variants", "variants"]
+__all__ = [
+    "ZooEntry", "entries", "get_entry", "get_spec", "is_known", "names", "register", "register_variants", "variants",
+]
 
 Builder = Callable[..., NetworkSpec]
 """``builder(*, num_classes: int, in_channels: int, small: bool) -> NetworkSpec``."""

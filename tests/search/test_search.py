@@ -12,9 +12,9 @@ from nas_scaling.cli.main import main
 from nas_scaling.cost import count_cost, parse_budget
 from nas_scaling.errors import UserError
 from nas_scaling.experiments.search import SearchOptions, SearchResult, run_search
-from nas_scaling.search.space import load_space
 from nas_scaling.search.executors import LocalExecutor
 from nas_scaling.search.outcomes import TaskStatus
+from nas_scaling.search.space import load_space
 from nas_scaling.search.work import TaskResult, TrainTask
 from nas_scaling.spec import NetworkSpec, load_spec, network_to_compact, spec_to_dict
 from nas_scaling.tracking import MlflowTracker
