@@ -64,6 +64,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--output", type=Path, default=None, help="folder for spec.yaml, weights.pt, metrics.json "
                    "and the checkpoint (default runs/<name>)")
     p.add_argument("--resume", action="store_true", help="continue the interrupted training in --output")
+    p.add_argument("--topk", type=_ranks_list, default=(1, 5), metavar="K[,K...]",
+                   help="rank-k accuracies to report on validation and test (default: 1,5)")
     add_format(p)
     p.set_defaults(func=run)
 
@@ -85,6 +87,27 @@ def _spec(args: argparse.Namespace) -> tuple[NetworkSpec, DatasetInfo, list[str]
     warning = resize_warning(info, spec.resolution)
     lines = [*notes, describe_inputs(info, channels=spec.in_channels, resolution=spec.resolution)]
     return spec, info, [*lines, warning] if warning else lines
+
+
+def _ranks_list(text: str) -> tuple[int, ...]:
+    try:
+        ks = tuple(sorted({positive_int(part) for part in text.split(",")}))
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"must be a comma-list of positive integers, got {text!r}") from None
+    return ks
+
+
+def _rank_accuracy(model: Any, data: Any, ks: tuple[int, ...], device: str) -> dict[str, float]:
+    """Rank-k validation and test accuracy for each k beyond the top-1 and top-5 that training reports."""
+    from nas_scaling.training import evaluate
+
+    extra = tuple(k for k in ks if k not in (1, 5))
+    out: dict[str, float] = {}
+    if extra:
+        for split, dataset in (("val", data.val), ("test", data.test)):
+            metrics = evaluate(model, dataset, num_classes=data.num_classes, device=device, topk=extra)
+            out.update({f"{split}_top{k}": v for k, v in metrics.topk.items()})
+    return out
 
 
 def _config(args: argparse.Namespace) -> TrainConfig:
@@ -162,6 +185,9 @@ def train_arch(args: argparse.Namespace, *, tracker: Tracker | None = None) -> d
     from nas_scaling.training import save_train_state, seed_everything, train
 
     spec, _, inputs = _spec(args)
+    if args.topk[-1] > spec.num_classes:
+        raise UserError(f"--topk {args.topk[-1]} exceeds the {spec.num_classes} classes of {args.dataset}; "
+                        f"use ranks from 1 to {spec.num_classes}")
     config = _config(args)
     out: Path = args.output or Path("runs") / spec.name
     checkpoint = out / CHECKPOINT
@@ -196,13 +222,14 @@ def train_arch(args: argparse.Namespace, *, tracker: Tracker | None = None) -> d
         with contextlib.suppress(Exception):
             tracker.end_run(run_id, "KILLED")
         raise
-    metrics = _finish(spec, args, model, result, out, tracker, run_id)
+    ranks = _rank_accuracy(model, data, args.topk, config.device) if result.status != "failed" else {}
+    metrics = _finish(spec, args, model, result, out, tracker, run_id, ranks)
     checkpoint.unlink(missing_ok=True)
     return metrics
 
 
 def _finish(spec: NetworkSpec, args: argparse.Namespace, model: Any, result: TrainResult, out: Path,
-            tracker: Tracker, run_id: str) -> dict[str, object]:
+            tracker: Tracker, run_id: str, ranks: dict[str, float]) -> dict[str, object]:
     """Write spec, weights and metrics; log the final metrics and artifacts; end the MLflow run."""
     from nas_scaling.cost import count_cost
     from nas_scaling.spec import save_spec
@@ -213,7 +240,7 @@ def _finish(spec: NetworkSpec, args: argparse.Namespace, model: Any, result: Tra
     metrics: dict[str, object] = {
         "name": spec.name, "dataset": args.dataset, "recipe": args.recipe, "status": result.status,
         "reason": result.reason, "epochs": result.epochs_run, "val_top1": result.val_top1,
-        "val_top5": result.val_top5, "test_top1": result.test_top1, "test_top5": result.test_top5,
+        "val_top5": result.val_top5, "test_top1": result.test_top1, "test_top5": result.test_top5, **ranks,
         "train_seconds": round(result.train_seconds, 3), "images_per_second": round(result.images_per_second, 1),
         "params": cost.params, "macs": cost.macs, "resolution": spec.resolution, "in_channels": spec.in_channels,
     }
@@ -221,7 +248,7 @@ def _finish(spec: NetworkSpec, args: argparse.Namespace, model: Any, result: Tra
     save_spec(spec, out / "spec.yaml")
     save_checkpoint(out / "weights.pt", model)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-    final = finite_numbers({k: metrics[k] for k in ("val_top1", "val_top5", "test_top1", "test_top5",
+    final = finite_numbers({k: metrics[k] for k in ("val_top1", "val_top5", "test_top1", "test_top5", *ranks,
                                                      "train_seconds", "images_per_second", "params", "macs")})
     tracker.log(run_id, metrics=final, step=result.epochs_run)
     tracker.log_artifact(run_id, out / "spec.yaml")

@@ -66,6 +66,9 @@ class EvalMetrics:
     top1: float
     top5: float
     loss: float
+    topk: dict[int, float] = field(default_factory=dict)
+    """Rank-k accuracy for every k asked of :func:`evaluate` (a hit when the label is among the k
+    highest logits)."""
 
 
 @dataclass(frozen=True)
@@ -125,10 +128,13 @@ def _autocast(device: torch.device) -> contextlib.AbstractContextManager[Any]:
 
 
 @torch.inference_mode()
-def _evaluate(model: nn.Module, batches: Batches, device: torch.device, num_classes: int) -> EvalMetrics:
+def _evaluate(
+    model: nn.Module, batches: Batches, device: torch.device, num_classes: int, ks: tuple[int, ...] = (),
+) -> EvalMetrics:
     model.eval()
-    correct1 = torch.zeros((), dtype=torch.long, device=device)
-    correctk = torch.zeros((), dtype=torch.long, device=device)
+    five = min(5, num_classes)
+    ranks = sorted({1, five, *ks})
+    correct = torch.zeros(len(ranks), dtype=torch.long, device=device)
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     count = 0
     for x, y in batches:
@@ -136,14 +142,13 @@ def _evaluate(model: nn.Module, batches: Batches, device: torch.device, num_clas
             logits = model(x)
         logits = logits.float()
         loss_sum += F.cross_entropy(logits, y, reduction="sum")
-        k = min(5, num_classes, logits.shape[1])
-        hits = logits.topk(k, dim=1).indices.eq(y[:, None])
-        correct1 += hits[:, 0].sum()
-        correctk += hits.any(dim=1).sum()
+        hits = logits.topk(min(ranks[-1], logits.shape[1]), dim=1).indices.eq(y[:, None])
+        correct += torch.stack([hits[:, :k].any(dim=1).sum() for k in ranks])
         count += y.shape[0]
     if count == 0:
         raise ValueError("cannot evaluate on an empty split")
-    return EvalMetrics(correct1.item() / count, correctk.item() / count, loss_sum.item() / count)
+    acc = dict(zip(ranks, (c / count for c in correct.tolist()), strict=True))
+    return EvalMetrics(acc[1], acc[five], loss_sum.item() / count, {k: acc[k] for k in ks})
 
 
 def evaluate(
@@ -153,13 +158,18 @@ def evaluate(
     num_classes: int,
     batch_size: int = EVAL_BATCH,
     device: str = "auto",
+    topk: tuple[int, ...] = (),
 ) -> EvalMetrics:
-    """Top-1/top-5 accuracy and loss of ``model`` on ``dataset`` (moves the model to ``device``)."""
+    """Top-1/top-5 accuracy, rank-k accuracy for each k of ``topk`` (each at most ``num_classes``)
+    and loss of ``model`` on ``dataset`` (moves the model to ``device``)."""
+    bad = [k for k in topk if not 1 <= k <= num_classes]
+    if bad:
+        raise ValueError(f"topk must be between 1 and the {num_classes} classes, got {bad[0]}")
     dev = resolve_device(device)
     model.to(dev)
     model.to(memory_format=torch.channels_last)
     batches = make_batches(dataset, batch_size=batch_size, device=dev, shuffle=False)
-    return _evaluate(model, batches, dev, num_classes)
+    return _evaluate(model, batches, dev, num_classes, topk)
 
 
 @torch.no_grad()

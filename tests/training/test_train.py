@@ -189,6 +189,15 @@ def test_threads_are_restored_and_evaluate_helper() -> None:
     assert torch.get_num_threads() == before
     metrics = evaluate(model, data.val, num_classes=10, device="cpu")
     assert metrics.top1 == result.val_top1 and metrics.loss == pytest.approx(result.val_loss)
+    ranked = evaluate(model, data.val, num_classes=10, device="cpu", topk=(1, 2, 5, 10))
+    with torch.inference_mode():
+        x = torch.stack([data.val[i][0] for i in range(len(data.val))])
+        y = torch.tensor([int(data.val[i][1]) for i in range(len(data.val))])
+        rank = (model(x) > model(x).gather(1, y[:, None])).sum(dim=1)  # logits above the label's
+    assert ranked.topk == {k: pytest.approx((rank < k).float().mean().item()) for k in (1, 2, 5, 10)}
+    assert (ranked.topk[1], ranked.topk[5], ranked.topk[10]) == (pytest.approx(metrics.top1), metrics.top5, 1.0)
+    with pytest.raises(ValueError, match="topk must be between 1 and the 10 classes, got 11"):
+        evaluate(model, data.val, num_classes=10, device="cpu", topk=(11,))
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA message")

@@ -114,7 +114,17 @@ def test_full_recipe_and_augmentation_options(capsys: pytest.CaptureFixture[str]
     assert (p["augment"], p["flip"], p["ema_decay"], p["batch_size"]) == ("basic", "False", "0.999", "64")
 
 
+def test_rank_n_accuracy_for_any_n(capsys: pytest.CaptureFixture[str], store: str) -> None:
+    out = _train(capsys, "tiny.yaml", "--epochs", "1", "--topk", "1,3,10,5", "--output", "ranks")
+    for split in ("val", "test"):
+        assert out[f"{split}_top1"] <= out[f"{split}_top3"] <= out[f"{split}_top5"] <= out[f"{split}_top10"] == 1.0
+    (run,) = _runs(store)
+    assert run.metrics["val_top3"] == out["val_top3"] and run.metrics["test_top10"] == 1.0
+
+
 BAD = [
+    (["--topk", "1,11"], "--topk 11 exceeds the 10 classes of digits; use ranks from 1 to 10"),
+    (["--topk", "1,x"], "argument --topk: must be a comma-list of positive integers, got '1,x'"),
     (["--augment", "bogus"], "argument --augment: invalid choice: 'bogus'"),
     (["--recipe", "bogus"], "argument --recipe: invalid choice: 'bogus'"),
     (["--resume"], "no checkpoint to resume from: out/checkpoint.pt does not exist"),
