@@ -47,9 +47,8 @@ MODULES: dict[type, Callable[..., nn.Module]] = {
     Inception: InceptionModule,
     Pool: PoolModule,
 }
-"""Block spec type -> module class; every module takes (spec, in_channels, stride, drop_path)."""
-
-_DROP_PATH_BLOCKS = (MBConv, Residual)
+"""Block spec type -> module class; every module takes (spec, in_channels, stride, drop_path), the
+drop-path rate being 0 unless the spec ``has_drop_path``."""
 
 
 def build_head(head: Head, channels: int, size: int, num_classes: int) -> nn.Sequential:
@@ -142,7 +141,7 @@ def build_model(spec: NetworkSpec, *, resolution: int | None = None) -> Network:
     for shape in shapes:
         drop = 0.0
         if shape.stage_index >= n_stem:
-            if isinstance(shape.block, _DROP_PATH_BLOCKS):
+            if shape.block.has_drop_path:
                 drop = spec.stochastic_depth * seen / total
             seen += 1
         module = MODULES[type(shape.block)](shape.block, shape.in_channels, shape.stride, drop)

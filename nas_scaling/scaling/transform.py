@@ -6,60 +6,26 @@ from dataclasses import replace
 
 from nas_scaling.errors import UserError
 from nas_scaling.scaling.rounding import round_channels, round_repeats
-from nas_scaling.spec import (
-    Block,
-    ConvBlock,
-    DenseBlock,
-    DepthwiseSeparable,
-    Fire,
-    Inception,
-    MBConv,
-    NetworkSpec,
-    Pool,
-    Residual,
-    Stage,
-    Transition,
-)
+from nas_scaling.spec import Block, NetworkSpec, Stage
 
 __all__ = ["scale_block_width", "scale_spec", "scale_stage_depth"]
 
 
 def scale_block_width(block: Block, width: float, divisor: int = 8) -> Block:
-    """``block`` with every channel count it produces multiplied by ``width`` and rounded."""
+    """``block`` with every channel count it produces multiplied by ``width`` and rounded
+    (which counts those are is the block's own ``scale_width``)."""
     if width == 1.0:
         return block
-
-    def r(c: int) -> int:
-        return round_channels(c, width, divisor)
-
-    if isinstance(block, (ConvBlock, DepthwiseSeparable, MBConv)):
-        return replace(block, channels=r(block.channels))
-    if isinstance(block, Residual):
-        if block.style == "bottleneck":
-            return replace(block, channels=r(block.width) * block.expansion)
-        return replace(block, channels=r(block.channels))
-    if isinstance(block, Fire):
-        return replace(block, squeeze=r(block.squeeze), expand1x1=r(block.expand1x1), expand3x3=r(block.expand3x3))
-    if isinstance(block, DenseBlock):
-        return replace(block, growth=r(block.growth))
-    if isinstance(block, Inception):
-        return replace(
-            block,
-            c1x1=r(block.c1x1), c3x3_reduce=r(block.c3x3_reduce), c3x3=r(block.c3x3),
-            c5x5_reduce=r(block.c5x5_reduce), c5x5=r(block.c5x5), pool_proj=r(block.pool_proj),
-        )
-    if isinstance(block, (Transition, Pool)):
-        return block
-    raise TypeError(f"unknown block {block!r}")
+    return block.scale_width(lambda c: round_channels(c, width, divisor))
 
 
 def scale_stage_depth(stage: Stage, depth: float) -> Stage:
-    """Repeats (a dense block's layers) times ``depth``, rounded up; pools and transitions stay."""
-    if depth == 1.0 or isinstance(stage.block, (Pool, Transition)):
+    """Repeats (a dense block's layers) times ``depth``, rounded up; pools and transitions stay
+    (the block's own ``scale_depth`` says which)."""
+    if depth == 1.0:
         return stage
-    if isinstance(stage.block, DenseBlock):
-        return replace(stage, block=replace(stage.block, layers=round_repeats(stage.block.layers, depth)))
-    return replace(stage, repeats=round_repeats(stage.repeats, depth))
+    block, repeats = stage.block.scale_depth(stage.repeats, lambda n: round_repeats(n, depth))
+    return replace(stage, block=block, repeats=repeats)
 
 
 def _check_multiplier(name: str, value: float) -> None:

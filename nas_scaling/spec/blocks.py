@@ -4,19 +4,27 @@ A block spec says what one repeat of a stage computes. Channel counts that the b
 fields of the block (``channels`` for most kinds; the branch widths of Fire and Inception; the
 growth of a dense block). Stride lives on the stage and applies to the first repeat. Layer choices
 are names (``act="silu"``), resolved to torch classes in :mod:`nas_scaling.models`.
+
+Each kind also carries its pure behaviour (:class:`BlockSpec`): the channels and feature-map size it
+produces, which of its fields a width or depth multiplier scales, and its compact-form keys. Shape
+inference, compact forms and scaling dispatch through these, so a new kind is one class here plus
+its torch module, its ``MODULES`` entry and its ``BLOCK_COSTS`` entry.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import ClassVar
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import ClassVar, TypeVar
 
 from nas_scaling.errors import SpecError
 
 __all__ = [
     "ACTIVATIONS",
     "Block",
+    "BlockSpec",
     "BLOCK_TYPES",
     "ConvBlock",
     "DenseBlock",
@@ -28,6 +36,8 @@ __all__ = [
     "Residual",
     "Transition",
     "block_out_channels",
+    "conv_out_size",
+    "pool_out_size",
 ]
 
 ACTIVATIONS: tuple[str, ...] = ("relu", "relu6", "silu", "hardswish", "gelu", "tanh", "sigmoid", "none")
@@ -72,12 +82,74 @@ def _fraction(name: str, value: object, *, low_open: bool, high: float = 1.0) ->
     _check(ok, f"{name} must be a number in {bound}, {high:g}], got {value!r}")
 
 
+def conv_out_size(size: int, kernel: int, stride: int, padding: int) -> int:
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def pool_out_size(size: int, kernel: int, stride: int, padding: int, ceil_mode: bool) -> int:
+    """torch's pooling output size, ceil mode included."""
+    span = size + 2 * padding - kernel
+    if span < 0:
+        return 0
+    if not ceil_mode:
+        return span // stride + 1
+    out = math.ceil(span / stride) + 1
+    if (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
+Scale = Callable[[int], int]
+"""A rounding rule from :mod:`nas_scaling.scaling`: old channel count (or repeats) -> new one."""
+
+
+_B = TypeVar("_B", bound="BlockSpec")
+
+
+class BlockSpec(ABC):
+    """What every block kind says about itself, pure and without torch.
+
+    ``kind`` names it in files and compact forms; ``strides`` are the stage strides it accepts;
+    ``compact_keys`` maps each field to its compact token key (``""`` for the one string-valued
+    field, written as a bare word from ``compact_words``); ``has_drop_path`` says that the builder
+    gives it a stochastic-depth rate for its residual branch. The methods say what it produces and
+    which of its fields a width or depth multiplier scales; the rounding itself is the caller's.
+    """
+
+    kind: ClassVar[str]
+    strides: ClassVar[tuple[int, ...]]
+    compact_keys: ClassVar[dict[str, str]]
+    compact_words: ClassVar[tuple[str, ...]] = ()
+    has_drop_path: ClassVar[bool] = False
+
+    @abstractmethod
+    def out_channels(self, in_channels: int) -> int:
+        """Channels one repeat produces from ``in_channels``."""
+
+    @abstractmethod
+    def out_size(self, size: int, stride: int) -> int:
+        """Feature-map side after one repeat at ``stride`` (may be < 1: collapsed)."""
+
+    @abstractmethod
+    def scale_width(self: _B, scale: Scale) -> _B:
+        """This block with ``scale`` applied to every channel count it produces."""
+
+    def scale_depth(self: _B, repeats: int, scale: Scale) -> tuple[_B, int]:
+        """(block, repeats) of a stage of ``repeats`` of this block after ``scale`` on its depth:
+        by default the stage's repeats."""
+        return self, scale(repeats)
+
+
 @dataclass(frozen=True)
-class ConvBlock:
+class ConvBlock(BlockSpec):
     """Plain convolution (+ batch norm) + activation: LeNet, AlexNet, VGG and every stem."""
 
     kind: ClassVar[str] = "conv"
     strides: ClassVar[tuple[int, ...]] = (1, 2, 4)
+    compact_keys: ClassVar[dict[str, str]] = {
+        "channels": "c", "kernel": "k", "padding": "p", "norm": "bn", "bias": "b", "act": "",
+    }
+    compact_words: ClassVar[tuple[str, ...]] = ACTIVATIONS
 
     channels: int
     kernel: int = 3
@@ -98,13 +170,24 @@ class ConvBlock:
     def pad(self) -> int:
         return self.kernel // 2 if self.padding is None else self.padding
 
+    def out_channels(self, in_channels: int) -> int:
+        return self.channels
+
+    def out_size(self, size: int, stride: int) -> int:
+        return conv_out_size(size, self.kernel, stride, self.pad)
+
+    def scale_width(self, scale: Scale) -> ConvBlock:
+        return replace(self, channels=scale(self.channels))
+
 
 @dataclass(frozen=True)
-class DepthwiseSeparable:
+class DepthwiseSeparable(BlockSpec):
     """Depthwise kxk conv + BN + act, then pointwise 1x1 conv + BN + act (MobileNet v1)."""
 
     kind: ClassVar[str] = "dwsep"
     strides: ClassVar[tuple[int, ...]] = (1, 2)
+    compact_keys: ClassVar[dict[str, str]] = {"channels": "c", "kernel": "k", "act": ""}
+    compact_words: ClassVar[tuple[str, ...]] = ACTIVATIONS
 
     channels: int
     kernel: int = 3
@@ -115,15 +198,29 @@ class DepthwiseSeparable:
         _kernel(self.kernel, (3, 5, 7))
         _act(self.act)
 
+    def out_channels(self, in_channels: int) -> int:
+        return self.channels
+
+    def out_size(self, size: int, stride: int) -> int:
+        return conv_out_size(size, self.kernel, stride, (self.kernel - 1) // 2)
+
+    def scale_width(self, scale: Scale) -> DepthwiseSeparable:
+        return replace(self, channels=scale(self.channels))
+
 
 @dataclass(frozen=True)
-class MBConv:
+class MBConv(BlockSpec):
     """Inverted residual with linear bottleneck (MobileNetV2) and optional squeeze-excitation
     (EfficientNet). The residual is used when ``skip`` and the shapes allow it (stride 1, same
     channels); stochastic depth on that residual comes from the network's ``stochastic_depth``."""
 
     kind: ClassVar[str] = "mbconv"
     strides: ClassVar[tuple[int, ...]] = (1, 2)
+    compact_keys: ClassVar[dict[str, str]] = {
+        "channels": "c", "expand": "e", "kernel": "k", "se": "se", "act": "", "skip": "sk",
+    }
+    compact_words: ClassVar[tuple[str, ...]] = ACTIVATIONS
+    has_drop_path: ClassVar[bool] = True
 
     channels: int
     expand: float = 6.0
@@ -150,15 +247,27 @@ class MBConv:
     def squeezed(self, in_channels: int) -> int:
         return max(1, int(in_channels * self.se))
 
+    def out_channels(self, in_channels: int) -> int:
+        return self.channels
+
+    def out_size(self, size: int, stride: int) -> int:
+        return conv_out_size(size, self.kernel, stride, (self.kernel - 1) // 2)
+
+    def scale_width(self, scale: Scale) -> MBConv:
+        return replace(self, channels=scale(self.channels))
+
 
 @dataclass(frozen=True)
-class Residual:
+class Residual(BlockSpec):
     """ResNet residual block: ``basic`` (two 3x3 convs) or ``bottleneck`` (1x1, 3x3, 1x1 with the
     inner width ``channels // expansion``); a 1x1 projection when the shapes change."""
 
     kind: ClassVar[str] = "residual"
     strides: ClassVar[tuple[int, ...]] = (1, 2)
     styles: ClassVar[tuple[str, ...]] = ("basic", "bottleneck")
+    compact_keys: ClassVar[dict[str, str]] = {"channels": "c", "style": "", "expansion": "x"}
+    compact_words: ClassVar[tuple[str, ...]] = styles
+    has_drop_path: ClassVar[bool] = True
 
     channels: int
     style: str = "basic"
@@ -178,9 +287,21 @@ class Residual:
     def width(self) -> int:
         return self.channels // self.expansion if self.style == "bottleneck" else self.channels
 
+    def out_channels(self, in_channels: int) -> int:
+        return self.channels
+
+    def out_size(self, size: int, stride: int) -> int:
+        return conv_out_size(size, 3, stride, 1)
+
+    def scale_width(self, scale: Scale) -> Residual:
+        """A bottleneck scales its inner width, so its output stays a multiple of ``expansion``."""
+        if self.style == "bottleneck":
+            return replace(self, channels=scale(self.width) * self.expansion)
+        return replace(self, channels=scale(self.channels))
+
 
 @dataclass(frozen=True)
-class Fire:
+class Fire(BlockSpec):
     """SqueezeNet's Fire module: 1x1 squeeze, then 1x1 and 3x3 expands concatenated.
 
     ``bypass``: ``none``; ``simple`` adds the input when the channel counts match; ``complex`` also
@@ -189,6 +310,10 @@ class Fire:
     kind: ClassVar[str] = "fire"
     strides: ClassVar[tuple[int, ...]] = (1,)
     bypasses: ClassVar[tuple[str, ...]] = ("none", "simple", "complex")
+    compact_keys: ClassVar[dict[str, str]] = {
+        "squeeze": "q", "expand1x1": "ea", "expand3x3": "eb", "bypass": "", "norm": "bn",
+    }
+    compact_words: ClassVar[tuple[str, ...]] = bypasses
 
     squeeze: int
     expand1x1: int
@@ -209,14 +334,25 @@ class Fire:
     def channels(self) -> int:
         return self.expand1x1 + self.expand3x3
 
+    def out_channels(self, in_channels: int) -> int:
+        return self.channels
+
+    def out_size(self, size: int, stride: int) -> int:
+        return size
+
+    def scale_width(self, scale: Scale) -> Fire:
+        return replace(self, squeeze=scale(self.squeeze), expand1x1=scale(self.expand1x1),
+                       expand3x3=scale(self.expand3x3))
+
 
 @dataclass(frozen=True)
-class DenseBlock:
+class DenseBlock(BlockSpec):
     """DenseNet dense block: ``layers`` BN-ReLU-1x1(bn_size*growth)-BN-ReLU-3x3(growth) layers, each
     concatenating its ``growth`` new channels to its input."""
 
     kind: ClassVar[str] = "dense"
     strides: ClassVar[tuple[int, ...]] = (1,)
+    compact_keys: ClassVar[dict[str, str]] = {"layers": "l", "growth": "g", "bn_size": "bs"}
 
     layers: int
     growth: int = 32
@@ -227,29 +363,60 @@ class DenseBlock:
         _positive_int("growth", self.growth)
         _positive_int("bn_size", self.bn_size)
 
+    def out_channels(self, in_channels: int) -> int:
+        return in_channels + self.layers * self.growth
+
+    def out_size(self, size: int, stride: int) -> int:
+        return size
+
+    def scale_width(self, scale: Scale) -> DenseBlock:
+        return replace(self, growth=scale(self.growth))
+
+    def scale_depth(self, repeats: int, scale: Scale) -> tuple[DenseBlock, int]:
+        """Depth is the block's own ``layers``; the stage's repeats stay."""
+        return replace(self, layers=scale(self.layers)), repeats
+
 
 @dataclass(frozen=True)
-class Transition:
+class Transition(BlockSpec):
     """DenseNet transition: BN-ReLU-1x1 conv to ``floor(compression * in)`` channels, then a 2x2
     average pool when the stage stride is 2."""
 
     kind: ClassVar[str] = "transition"
     strides: ClassVar[tuple[int, ...]] = (1, 2)
+    compact_keys: ClassVar[dict[str, str]] = {"compression": "t"}
 
     compression: float = 0.5
 
     def __post_init__(self) -> None:
         _fraction("compression", self.compression, low_open=True)
 
+    def out_channels(self, in_channels: int) -> int:
+        return max(1, int(in_channels * self.compression))
+
+    def out_size(self, size: int, stride: int) -> int:
+        return size // 2 if stride == 2 else size
+
+    def scale_width(self, scale: Scale) -> Transition:
+        """Its output is a fraction of its input: nothing to scale."""
+        return self
+
+    def scale_depth(self, repeats: int, scale: Scale) -> tuple[Transition, int]:
+        return self, repeats
+
 
 @dataclass(frozen=True)
-class Inception:
+class Inception(BlockSpec):
     """GoogLeNet Inception module: four parallel branches concatenated (1x1; 1x1 -> 3x3;
     1x1 -> kxk with k = ``kernel5``; 3x3 max pool -> 1x1). torchvision's GoogLeNet uses
     ``kernel5=3``, a known deviation from the paper that its weights keep."""
 
     kind: ClassVar[str] = "inception"
     strides: ClassVar[tuple[int, ...]] = (1,)
+    compact_keys: ClassVar[dict[str, str]] = {
+        "c1x1": "a", "c3x3_reduce": "br", "c3x3": "b", "c5x5_reduce": "cr", "c5x5": "c",
+        "pool_proj": "pp", "kernel5": "k",
+    }
 
     c1x1: int
     c3x3_reduce: int
@@ -268,14 +435,29 @@ class Inception:
     def channels(self) -> int:
         return self.c1x1 + self.c3x3 + self.c5x5 + self.pool_proj
 
+    def out_channels(self, in_channels: int) -> int:
+        return self.channels
+
+    def out_size(self, size: int, stride: int) -> int:
+        return size
+
+    def scale_width(self, scale: Scale) -> Inception:
+        return replace(
+            self,
+            c1x1=scale(self.c1x1), c3x3_reduce=scale(self.c3x3_reduce), c3x3=scale(self.c3x3),
+            c5x5_reduce=scale(self.c5x5_reduce), c5x5=scale(self.c5x5), pool_proj=scale(self.pool_proj),
+        )
+
 
 @dataclass(frozen=True)
-class Pool:
+class Pool(BlockSpec):
     """Max or average pooling between stages (stride from the stage)."""
 
     kind: ClassVar[str] = "pool"
     strides: ClassVar[tuple[int, ...]] = (1, 2)
     ops: ClassVar[tuple[str, ...]] = ("max", "avg")
+    compact_keys: ClassVar[dict[str, str]] = {"op": "", "kernel": "k", "padding": "p", "ceil_mode": "ceil"}
+    compact_words: ClassVar[tuple[str, ...]] = ops
 
     op: str = "max"
     kernel: int = 3
@@ -288,21 +470,29 @@ class Pool:
         _non_negative_int("padding", self.padding)
         _check(self.padding <= self.kernel // 2, f"padding must be at most kernel // 2, got {self.padding}")
 
+    def out_channels(self, in_channels: int) -> int:
+        return in_channels
+
+    def out_size(self, size: int, stride: int) -> int:
+        return pool_out_size(size, self.kernel, stride, self.padding, self.ceil_mode)
+
+    def scale_width(self, scale: Scale) -> Pool:
+        return self
+
+    def scale_depth(self, repeats: int, scale: Scale) -> tuple[Pool, int]:
+        """A pool between stages is not repeated by a depth multiplier."""
+        return self, repeats
+
 
 Block = ConvBlock | DepthwiseSeparable | MBConv | Residual | Fire | DenseBlock | Transition | Inception | Pool
 
-BLOCK_TYPES: dict[str, type] = {
+BLOCK_TYPES: dict[str, type[Block]] = {
     cls.kind: cls
     for cls in (ConvBlock, DepthwiseSeparable, MBConv, Residual, Fire, DenseBlock, Transition, Inception, Pool)
 }
+"""Every kind by its name; the same classes as ``Block`` (a contract test holds them together)."""
 
 
 def block_out_channels(block: Block, in_channels: int) -> int:
     """Channels a block produces from ``in_channels``."""
-    if isinstance(block, DenseBlock):
-        return in_channels + block.layers * block.growth
-    if isinstance(block, Transition):
-        return max(1, int(in_channels * block.compression))
-    if isinstance(block, Pool):
-        return in_channels
-    return block.channels
+    return block.out_channels(in_channels)

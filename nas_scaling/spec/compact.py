@@ -10,35 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from typing import Any
 
 from nas_scaling.errors import SpecError
-from nas_scaling.spec.blocks import ACTIVATIONS, BLOCK_TYPES, Fire, Pool, Residual
+from nas_scaling.spec.blocks import BLOCK_TYPES
 from nas_scaling.spec.network import Head, NetworkSpec, Stage
 
 __all__ = ["head_to_compact", "network_to_compact", "stage_from_compact", "stage_to_compact"]
 
-# Per block kind: field name -> token key ("" for the block's one string-valued field).
-_KEYS: dict[str, dict[str, str]] = {
-    "conv": {"channels": "c", "kernel": "k", "padding": "p", "norm": "bn", "bias": "b", "act": ""},
-    "dwsep": {"channels": "c", "kernel": "k", "act": ""},
-    "mbconv": {"channels": "c", "expand": "e", "kernel": "k", "se": "se", "act": "", "skip": "sk"},
-    "residual": {"channels": "c", "style": "", "expansion": "x"},
-    "fire": {"squeeze": "q", "expand1x1": "ea", "expand3x3": "eb", "bypass": "", "norm": "bn"},
-    "dense": {"layers": "l", "growth": "g", "bn_size": "bs"},
-    "transition": {"compression": "t"},
-    "inception": {
-        "c1x1": "a", "c3x3_reduce": "br", "c3x3": "b", "c5x5_reduce": "cr", "c5x5": "c",
-        "pool_proj": "pp", "kernel5": "k",
-    },
-    "pool": {"op": "", "kernel": "k", "padding": "p", "ceil_mode": "ceil"},
-}
-# The words the one string-valued field of a block may take.
-_WORDS: dict[str, tuple[str, ...]] = {
-    "act": ACTIVATIONS,
-    "style": Residual.styles,
-    "bypass": Fire.bypasses,
-    "op": Pool.ops,
-}
+# Each kind's token keys and words are its ``compact_keys`` and ``compact_words`` (spec/blocks.py).
 _TOKEN = re.compile(r"^([a-z]+)(-?[0-9][0-9.e+-]*)$")
 
 
@@ -53,7 +33,7 @@ def _fmt(value: object) -> str:
 
 def stage_to_compact(stage: Stage) -> str:
     block = stage.block
-    keys = _KEYS[block.kind]
+    keys = block.compact_keys
     tokens = [block.kind, f"r{stage.repeats}", f"s{stage.stride}"]
     for f in dataclasses.fields(block):
         value = getattr(block, f.name)
@@ -67,15 +47,15 @@ def stage_to_compact(stage: Stage) -> str:
 def stage_from_compact(text: str) -> Stage:
     """Parse one stage written by :func:`stage_to_compact`."""
     kind, *tokens = text.strip().split("_")
-    if kind not in _KEYS:
-        raise SpecError(f"compact stage {text!r} must start with one of {', '.join(_KEYS)}")
+    if kind not in BLOCK_TYPES:
+        raise SpecError(f"compact stage {text!r} must start with one of {', '.join(BLOCK_TYPES)}")
     cls = BLOCK_TYPES[kind]
     fields = {f.name: str(f.type) for f in dataclasses.fields(cls)}
-    by_key = {key: name for name, key in _KEYS[kind].items()}
-    values: dict[str, object] = {}
+    by_key = {key: name for name, key in cls.compact_keys.items()}
+    values: dict[str, Any] = {}
     stage: dict[str, int] = {}
     for token in tokens:
-        if "" in by_key and token in _WORDS[by_key[""]]:
+        if "" in by_key and token in cls.compact_words:
             values[by_key[""]] = token
             continue
         match = _TOKEN.match(token)

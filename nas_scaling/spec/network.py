@@ -24,7 +24,7 @@ class Stage:
             raise SpecError(f"block must be a block spec ({', '.join(BLOCK_TYPES)}), got {self.block!r}")
         if not isinstance(self.repeats, int) or isinstance(self.repeats, bool) or self.repeats < 1:
             raise SpecError(f"repeats must be a positive integer, got {self.repeats!r}")
-        allowed = type(self.block).strides  # type: ignore[attr-defined]
+        allowed = type(self.block).strides
         if self.stride not in allowed or isinstance(self.stride, bool):
             raise SpecError(
                 f"stride of a {self.block.kind} stage must be one of "

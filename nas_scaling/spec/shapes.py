@@ -2,60 +2,18 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from nas_scaling.errors import SpecError
-from nas_scaling.spec.blocks import (
-    Block,
-    ConvBlock,
-    DenseBlock,
-    DepthwiseSeparable,
-    Fire,
-    Inception,
-    MBConv,
-    Pool,
-    Residual,
-    Transition,
-    block_out_channels,
-)
+from nas_scaling.spec.blocks import Block, block_out_channels, conv_out_size, pool_out_size
 from nas_scaling.spec.network import NetworkSpec
 
 __all__ = ["BlockShape", "block_out_size", "block_shapes", "pool_out_size", "conv_out_size"]
 
 
-def conv_out_size(size: int, kernel: int, stride: int, padding: int) -> int:
-    return (size + 2 * padding - kernel) // stride + 1
-
-
-def pool_out_size(size: int, kernel: int, stride: int, padding: int, ceil_mode: bool) -> int:
-    """torch's pooling output size, ceil mode included."""
-    span = size + 2 * padding - kernel
-    if span < 0:
-        return 0
-    if not ceil_mode:
-        return span // stride + 1
-    out = math.ceil(span / stride) + 1
-    if (out - 1) * stride >= size + padding:
-        out -= 1
-    return out
-
-
 def block_out_size(block: Block, size: int, stride: int) -> int:
     """Feature-map side after one repeat of ``block`` at ``stride`` (may be < 1: collapsed)."""
-    if isinstance(block, ConvBlock):
-        return conv_out_size(size, block.kernel, stride, block.pad)
-    if isinstance(block, (MBConv, DepthwiseSeparable)):
-        return conv_out_size(size, block.kernel, stride, (block.kernel - 1) // 2)
-    if isinstance(block, Residual):
-        return conv_out_size(size, 3, stride, 1)
-    if isinstance(block, Transition):
-        return size // 2 if stride == 2 else size
-    if isinstance(block, Pool):
-        return pool_out_size(size, block.kernel, stride, block.padding, block.ceil_mode)
-    if isinstance(block, (Fire, DenseBlock, Inception)):
-        return size
-    raise TypeError(f"unknown block {block!r}")
+    return block.out_size(size, stride)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from nas_scaling.cost import Cost, count_cost
 from nas_scaling.models import build_model
 from nas_scaling.spec import NetworkSpec
 
@@ -33,3 +34,16 @@ def torch_macs(model: nn.Module, resolution: int, in_channels: int = 3) -> int:
 
 def module_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def assert_matches_module(spec: NetworkSpec, resolution: int | None = None) -> Cost:
+    """The analytic cost of ``spec`` equals the built module's parameters and FLOP-counted MACs."""
+    res = spec.resolution if resolution is None else resolution
+    cost = count_cost(spec, resolution=resolution)
+    model = meta_model(spec, resolution=resolution)
+    assert cost.resolution == res
+    assert cost.params == module_params(model), spec.name
+    assert cost.macs == torch_macs(model, res, spec.in_channels), spec.name
+    assert cost.params == sum(s.params for s in cost.stages)
+    assert cost.macs == sum(s.macs for s in cost.stages)
+    return cost

@@ -1,4 +1,5 @@
-"""Hypothesis strategies producing valid specs of every block kind."""
+"""Valid specs of every block kind: hypothesis strategies, and one fixed stage of each kind and
+variant (``ONE_OF_EACH``). A new block kind adds itself to both."""
 
 from __future__ import annotations
 
@@ -19,6 +20,24 @@ from nas_scaling.spec import (
     Stage,
     Transition,
 )
+
+ONE_OF_EACH: tuple[Stage, ...] = (
+    Stage(ConvBlock(16, kernel=5, norm=False, bias=True, act="tanh"), stride=2),
+    Stage(DepthwiseSeparable(24), stride=2),
+    Stage(MBConv(24, expand=4, kernel=5, se=0.25), repeats=2),
+    Stage(MBConv(40, expand=1, kernel=3, se=0.5), stride=2),
+    Stage(Residual(32, style="basic"), stride=2),
+    Stage(Residual(64, style="bottleneck"), repeats=2),
+    Stage(Fire(8, 32, 32, bypass="complex")),
+    Stage(Fire(8, 32, 32, bypass="simple", norm=True)),
+    Stage(Fire(8, 16, 16, bypass="complex", norm=True)),
+    Stage(DenseBlock(3, growth=8)),
+    Stage(Transition(0.5), stride=2),
+    Stage(Inception(8, 8, 16, 4, 8, 8, kernel5=5)),
+    Stage(Pool("avg", kernel=2), stride=2),
+)
+"""Chained in this order from a 96 px input the map ends at 1x1; each alone after 64 channels
+(tests/test_block_kinds.py), the complex Fire bypass is both an add (64 -> 64) and a conv (64 -> 32)."""
 
 ch = st.integers(1, 512)
 acts = st.sampled_from(ACTIVATIONS)
