@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nas_scaling.cli.common import (
     add_data_args,
@@ -23,6 +24,9 @@ from nas_scaling.cli.proxies import add_prescreen_args, prescreen_options
 from nas_scaling.cli.search import train_command
 from nas_scaling.experiments.grid_plan import DEFAULT_MAX_CANDIDATES, DEFAULT_STEP, DEFAULT_TOLERANCE
 
+if TYPE_CHECKING:
+    from nas_scaling.experiments.grid import GridResult, RankedCandidate
+
 __all__ = ["DEFAULT_BASE", "add_parser"]
 
 DEFAULT_BASE = "efficientnet_tiny"
@@ -40,16 +44,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "grid",
         help="compound-scaling grid search of (alpha, beta, gamma) under a FLOP budget",
         description="Grid-search depth/width/resolution coefficients (alpha, beta, gamma) whose real "
-        "multiply-adds are within --tolerance of the budget, train each candidate on --dataset, rank "
-        "them, and extrapolate the family phi = 1..N. Resumes a study of the same name.",
+        "multiply-adds are at most the budget and within --tolerance below it, train each candidate and the "
+        "base itself (the control) on --dataset, rank them with standard errors, and extrapolate the "
+        "family phi = 1..N. Resumes a study of the same name.",
     )
     p.add_argument("--budget", required=True, help="FLOP budget: 2xFLOPS (relative to --base), 600MFLOPS, "
                    "1.2GFLOPS; FLOPs are multiply-adds; may add a params limit: 2xFLOPS,8Mparams")
     p.add_argument("--base", default=DEFAULT_BASE, help=f"zoo name or spec file (default {DEFAULT_BASE})")
     add_data_args(p, resolution_help="the base's input side (default: the base's own); gamma scales from it")
     p.add_argument("--step", type=positive_float, default=DEFAULT_STEP, help="grid step of alpha, beta, gamma")
-    p.add_argument("--tolerance", type=_fraction, default=DEFAULT_TOLERANCE, help="relative distance of the real "
-                   f"FLOP factor from the budget a candidate may have (default {DEFAULT_TOLERANCE})")
+    p.add_argument("--tolerance", type=_fraction, default=DEFAULT_TOLERANCE, help="how far below the budget a "
+                   f"candidate's real FLOP factor may be (default {DEFAULT_TOLERANCE}); never above it, unless "
+                   "--approximately")
+    p.add_argument("--approximately", action="store_true", help="read the budget as EfficientNet does "
+                   "(\"approximately 2x\"): real FLOP factor within --tolerance either side of it")
     p.add_argument("--max-candidates", type=non_negative_int, default=DEFAULT_MAX_CANDIDATES,
                    help="train at most this many distinct networks, spread over the grid (0 = all; "
                    f"default {DEFAULT_MAX_CANDIDATES})")
@@ -64,6 +72,34 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     add_prescreen_args(p, top_default="--max-candidates", grid=True)
     add_format(p)
     p.set_defaults(func=run)
+
+
+def _row(result: GridResult, r: RankedCandidate, rank: object) -> dict[str, object]:
+    def pct(x: float | None, sign: str = "") -> str | None:
+        return None if x is None else f"{100 * x:{sign}.1f}"
+
+    c = r.candidate
+    return {
+        "rank": rank, "alpha": c.alpha, "beta": c.beta, "gamma": c.gamma, "res": c.spec.resolution,
+        "factor (theory)": round(c.factor_theoretical, 3), "factor (real)": round(c.factor_real, 3),
+        "MFLOPs": round(c.macs / 1e6, 3), "params": c.params, "val top-1 %": pct(r.val_top1_mean),
+        "+- se": pct(r.standard_error), "gain vs base": None if r is result.base else pct(result.gain(r), "+"),
+        "tied": "best" if r is result.best else ("yes" if r is not result.base and r.tied_with(result.best) else ""),
+    }
+
+
+def _verdict(result: GridResult) -> str:
+    """One line on what the grid can and cannot tell apart."""
+    from nas_scaling.experiments.grid import TIED_WITHIN
+
+    tied = result.tied
+    if result.best.standard_error is None:
+        return "no standard error (the validation size is unknown)"
+    if not tied:
+        return f"better than every other candidate by more than {TIED_WITHIN:g} standard errors"
+    names = ", ".join(f"({r.candidate.alpha:g}, {r.candidate.beta:g}, {r.candidate.gamma:g})" for r in tied)
+    return (f"tied within {TIED_WITHIN:g} standard errors with {names}: more seeds (--seeds) or epochs would be "
+            "needed to name one winner")
 
 
 GRID_EPOCHS = 3
@@ -82,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_size:
         train["batch_size"] = args.batch_size
     options = GridOptions(
-        budget=budget, step=args.step, tolerance=args.tolerance,
+        budget=budget, step=args.step, tolerance=args.tolerance, approximately=args.approximately,
         max_candidates=args.max_candidates or None, seeds=args.seeds, seed=args.seed, dataset=args.dataset,
         data_dir=args.data_dir, subset=args.subset, train=train, phi_max=args.phi_max, prescreen=prescreen,
         inputs=tuple(inputs.lines()), **execution_kwargs(args),
@@ -96,20 +132,14 @@ def run(args: argparse.Namespace) -> int:
         emit(result.to_json())
         return 0
     print(f"\nGrid study {result.study!r}: base {base.name}, budget {budget} "
-          f"({result.plan.target_factor:.3g}x {result.plan.base_macs / 1e6:.3g} MFLOPs multiply-adds), "
-          f"{len(result.ranked)} candidates ({result.trained} trained now, {result.failed} failed)")
-    print_table([
-        {"rank": i + 1, "alpha": r.candidate.alpha, "beta": r.candidate.beta, "gamma": r.candidate.gamma,
-         "res": r.candidate.spec.resolution, "factor (theory)": round(r.candidate.factor_theoretical, 3),
-         "factor (real)": round(r.candidate.factor_real, 3), "MFLOPs": round(r.candidate.macs / 1e6, 3),
-         "params": r.candidate.params,
-         "val top-1": None if r.val_top1_mean is None else round(r.val_top1_mean, 4),
-         "std": None if r.val_top1_std is None else round(r.val_top1_std, 4)}
-        for i, r in enumerate(result.ranked)
-    ])
+          f"({result.plan.target_factor:.3g}x {result.plan.base_macs / 1e6:.3g} MFLOPs multiply-adds, "
+          f"candidates {result.plan.window()}), {len(result.ranked)} candidates and the base "
+          f"({result.trained} trained now, {result.failed} failed)")
+    print_table([_row(result, r, "base" if r is result.base else i + 1)
+                 for i, r in enumerate([*result.ranked, result.base])])
     b = result.best.candidate
     print(f"\nchosen: alpha={b.alpha:g} beta={b.beta:g} gamma={b.gamma:g} "
-          f"(alpha*beta^2*gamma^2 = {b.factor_theoretical:.3f}, real {b.factor_real:.3f})\n")
+          f"(alpha*beta^2*gamma^2 = {b.factor_theoretical:.3f}, real {b.factor_real:.3f}); {_verdict(result)}\n")
     print("Extrapolated family (phi = 0 is the base):")
     print_table([
         {"phi": m.phi, "depth": round(m.depth, 3), "width": round(m.width, 3), "resolution": m.resolution,

@@ -8,6 +8,7 @@ the two writes) is restored from MLflow instead of retrained.
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -48,10 +49,16 @@ class GridOptions(ExecutionOptions, DataOptions):
     step: float = DEFAULT_STEP
     tolerance: float = DEFAULT_TOLERANCE
     max_candidates: int | None = DEFAULT_MAX_CANDIDATES
+    approximately: bool = False
+    """The budget as the paper's "approximately" (within ``tolerance`` either side) instead of an upper limit."""
     seeds: int = 1
     phi_max: int = 7
     prescreen: PrescreenOptions | None = None
     """Plan up to ``samples`` candidates (instead of ``max_candidates``), train the proxy's top ``train_top``."""
+
+
+TIED_WITHIN = 2.0
+"""Candidates within this many standard errors of the difference from the best are tied with it."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,27 @@ class RankedCandidate:
     train_seconds: float | None
     status: str
     run_id: str | None
+    val_images: int = 0
+    seeds: int = 1
+
+    @property
+    def standard_error(self) -> float | None:
+        """Standard error of the mean validation top-1: the binomial noise of ``val_images`` images
+        plus the spread over seeds (sample variance / seeds); None when not trained or the count is unknown."""
+        p = self.val_top1_mean
+        if p is None or not self.val_images:
+            return None
+        seed_var = (self.val_top1_std or 0.0) ** 2 * self.seeds / (self.seeds - 1) if self.seeds > 1 else 0.0
+        return math.sqrt(p * (1 - p) / self.val_images + seed_var / self.seeds)
+
+    def tied_with(self, best: RankedCandidate) -> bool:
+        """Whether this candidate's accuracy is within :data:`TIED_WITHIN` standard errors of ``best``'s."""
+        if self.val_top1_mean is None or best.val_top1_mean is None:
+            return False
+        se, best_se = self.standard_error, best.standard_error
+        if se is None or best_se is None:
+            return self.val_top1_mean == best.val_top1_mean
+        return best.val_top1_mean - self.val_top1_mean <= TIED_WITHIN * math.hypot(se, best_se)
 
 
 @dataclass(frozen=True)
@@ -72,6 +100,8 @@ class GridResult:
     plan: GridPlan
     ranked: list[RankedCandidate]
     best: RankedCandidate
+    base: RankedCandidate
+    """The base itself (phi = 0), trained under the same schedule: the control every gain is measured from."""
     family: list[FamilyMember]
     trained: int
     restored: int
@@ -79,24 +109,41 @@ class GridResult:
     parent_run_id: str
     plot: Path | None
 
+    def gain(self, r: RankedCandidate) -> float | None:
+        """``r``'s validation top-1 minus the base's (phi = 0, same schedule)."""
+        if r.val_top1_mean is None or self.base.val_top1_mean is None:
+            return None
+        return r.val_top1_mean - self.base.val_top1_mean
+
+    @property
+    def tied(self) -> list[RankedCandidate]:
+        """The candidates other than the best whose accuracy is within noise of it
+        (:meth:`RankedCandidate.tied_with`)."""
+        return [r for r in self.ranked if r is not self.best and r.tied_with(self.best)]
+
+    def _row(self, r: RankedCandidate) -> dict[str, Any]:
+        c = r.candidate
+        return {
+            "alpha": c.alpha, "beta": c.beta, "gamma": c.gamma, "factor_theoretical": c.factor_theoretical,
+            "factor_real": c.factor_real, "macs": c.macs, "params": c.params, "resolution": c.spec.resolution,
+            "val_top1_mean": r.val_top1_mean, "val_top1_std": r.val_top1_std, "val_top1_se": r.standard_error,
+            "val_images": r.val_images, "gain_over_base": self.gain(r), "tied_with_best": r.tied_with(self.best),
+            "status": r.status,
+        }
+
     def to_json(self) -> dict[str, Any]:
         b = self.best.candidate
         return {
             "study": self.study,
             "budget": self.budget,
+            "budget_reading": "approximately" if self.plan.approximately else "at most",
+            "tolerance": self.plan.tolerance,
             "target_factor": self.plan.target_factor,
             "base_macs": self.plan.base_macs,
             "base_params": self.plan.base_params,
             "best": {"alpha": b.alpha, "beta": b.beta, "gamma": b.gamma},
-            "candidates": [
-                {
-                    "alpha": r.candidate.alpha, "beta": r.candidate.beta, "gamma": r.candidate.gamma,
-                    "factor_theoretical": r.candidate.factor_theoretical, "factor_real": r.candidate.factor_real,
-                    "macs": r.candidate.macs, "params": r.candidate.params, "resolution": r.candidate.spec.resolution,
-                    "val_top1_mean": r.val_top1_mean, "val_top1_std": r.val_top1_std, "status": r.status,
-                }
-                for r in self.ranked
-            ],
+            "base": {k: v for k, v in self._row(self.base).items() if k not in ("gain_over_base", "tied_with_best")},
+            "candidates": [self._row(r) for r in self.ranked],
             "family": [
                 {"phi": m.phi, "depth": m.depth, "width": m.width, "resolution": m.resolution, "params": m.params,
                  "macs": m.macs}
@@ -126,27 +173,38 @@ def _study_config(base: NetworkSpec, options: GridOptions) -> dict[str, Any]:
     }
 
 
+def base_candidate(plan: GridPlan) -> Candidate:
+    """The base as the grid point (1, 1, 1): the control, trained like every candidate."""
+    return Candidate(1.0, 1.0, 1.0, 1.0, 1.0, plan.base_macs, plan.base_params, plan.base)
+
+
 def _plan(base: NetworkSpec, options: GridOptions, log: Callable[[str], None]) -> tuple[GridPlan, list[Planned]]:
-    """The grid's candidates (prescreened when asked) as the session's planned candidates."""
+    """The grid's candidates (prescreened when asked) and the base (phi = 0, the control) as the
+    session's planned candidates."""
     screen = options.prescreen
     plan = plan_grid(base, options.budget, step=options.step, tolerance=options.tolerance,
-                     max_candidates=options.max_candidates if screen is None else screen.samples)
+                     max_candidates=options.max_candidates if screen is None else screen.samples,
+                     approximately=options.approximately)
     screened: dict[str, dict[str, float]] = {}  # candidate key -> proxy scores and rank
     if screen is not None:
         from nas_scaling.experiments.prescreen import prescreen_plan
 
         plan, screened = prescreen_plan(plan, screen, dataset=options.dataset, data_dir=options.data_dir,
                                         seed=options.seed, log=log)
+    control = base_candidate(plan)
+    candidates = [c for c in plan.candidates if c.key != control.key]  # a 1x budget may plan the base itself
     planned = [
         Planned(
             c.key, c.spec, c.macs, c.params, trial_params={"alpha": c.alpha, "beta": c.beta, "gamma": c.gamma},
-            run_params={"alpha": c.alpha, "beta": c.beta, "gamma": c.gamma, "phi": 1, "budget": str(options.budget),
+            run_params={"alpha": c.alpha, "beta": c.beta, "gamma": c.gamma, "phi": 0 if c is control else 1,
+                        "budget": str(options.budget),
                         "base": base.name, "dataset": options.dataset, "seeds": options.seeds,
                         "subset": options.subset},
             known={"factor_real": c.factor_real, "factor_theoretical": c.factor_theoretical,
                    **screened.get(c.key, {})},
+            tags={"control": "base"} if c is control else {},
         )
-        for c in plan.candidates
+        for c in [control, *candidates]
     ]
     return plan, planned
 
@@ -165,9 +223,11 @@ def run_grid(
     plan, planned = _plan(base, options, log)
     log(
         f"grid: base {base.name} ({plan.base_macs / 1e6:.3g} MFLOPs multiply-adds, {plan.base_params:,} params), "
-        f"budget {options.budget} = {plan.target_factor:.3g}x; {plan.considered} grid points within "
-        f"{options.tolerance:.0%} in theory, {plan.considered - plan.dropped_real} in real MACs, "
-        f"{plan.considered - plan.dropped_real - plan.duplicates} distinct networks; training {len(plan.candidates)}"
+        f"budget {options.budget} = {plan.target_factor:.3g}x ({'approximately' if plan.approximately else 'at most'}"
+        f"); {plan.considered} grid points up to {plan.target_factor * (1 + options.tolerance):.3g}x in theory, "
+        f"{plan.considered - plan.dropped_real} {plan.window()} in real MACs, "
+        f"{plan.considered - plan.dropped_real - plan.duplicates} distinct networks; "
+        f"training {len(planned) - 1} and the base (phi = 0, the control)"
     )
     study_name = options.study or default_study_name(base, options)
     session = StudySession(
@@ -177,7 +237,8 @@ def run_grid(
             "base": base.name, "budget": str(options.budget), "dataset": options.dataset, "step": options.step,
             "data_dir": options.data_dir or "", "resolution": base.resolution, "in_channels": base.in_channels,
             "subset": options.subset,
-            "tolerance": options.tolerance, "seeds": options.seeds, "executor": options.executor,
+            "tolerance": options.tolerance, "approximately": options.approximately, "seeds": options.seeds,
+            "executor": options.executor,
             **{f"train_{k}": v for k, v in options.train.items()},
         },
         progress=options.progress, log=log,
@@ -207,21 +268,23 @@ def _rank(
     base: NetworkSpec, options: GridOptions, plan: GridPlan, session: StudySession, *, trained: int
 ) -> GridResult:
     completed = session.completed()
-    ranked = []
-    for c in plan.candidates:
+
+    def ranked_one(c: Candidate) -> RankedCandidate:
         record = completed.get(c.key)
         if record is None:
-            ranked.append(RankedCandidate(c, None, None, None, None, "failed", None))
-            continue
-        ranked.append(RankedCandidate(c, record.val_top1, record.val_top1_std, record.val_top5, record.train_seconds,
-                                      "completed", record.mlflow_run_id))
+            return RankedCandidate(c, None, None, None, None, "failed", None, seeds=options.seeds)
+        return RankedCandidate(c, record.val_top1, record.val_top1_std, record.val_top5, record.train_seconds,
+                               "completed", record.mlflow_run_id, record.val_images, options.seeds)
+
+    control = ranked_one(base_candidate(plan))
+    ranked = [ranked_one(c) for c in plan.candidates if c.key != control.candidate.key]
     ranked.sort(key=lambda r: (r.val_top1_mean is None, -(r.val_top1_mean or 0.0), r.candidate.macs))
-    best = ranked[0]
+    best = ranked[0] if ranked else control
     bc = best.candidate
     family = extrapolate_family(base, alpha=bc.alpha, beta=bc.beta, gamma=bc.gamma, phi_max=options.phi_max)
     failed = sum(1 for r in session.records.values() if r.outcome is not Outcome.COMPLETE)
-    return GridResult(session.name, str(options.budget), plan, ranked, best, family, trained, session.restored,
-                      failed, session.parent_id, None)
+    return GridResult(session.name, str(options.budget), plan, ranked, best, control, family, trained,
+                      session.restored, failed, session.parent_id, None)
 
 
 def write_grid_outputs(result: GridResult, output: Path) -> list[Path]:

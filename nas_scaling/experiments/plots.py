@@ -28,17 +28,25 @@ def plot_grid(result: GridResult, path: Path) -> None:
     done = [r for r in result.ranked if r.val_top1_mean is not None]
     xs = [r.candidate.macs / 1e6 for r in done]
     ys = [100 * (r.val_top1_mean or 0.0) for r in done]
-    errs = [100 * (r.val_top1_std or 0.0) for r in done]
-    left.errorbar(xs, ys, yerr=errs, fmt="o", capsize=3, label="candidates (phi = 1)")
+    errs = [100 * (r.standard_error if r.standard_error is not None else r.val_top1_std or 0.0) for r in done]
+    left.errorbar(xs, ys, yerr=errs, fmt="o", capsize=3, label="candidates (phi = 1), +- 1 standard error")
     b = result.best
     left.plot([b.candidate.macs / 1e6], [100 * (b.val_top1_mean or 0.0)], "r*", markersize=15,
               label=f"best: alpha={b.candidate.alpha:g}, beta={b.candidate.beta:g}, gamma={b.candidate.gamma:g}")
+    control = result.base
+    if control.val_top1_mean is not None:
+        left.errorbar([control.candidate.macs / 1e6], [100 * control.val_top1_mean],
+                      yerr=[100 * (control.standard_error or 0.0)], fmt="ks", capsize=3,
+                      label="base (phi = 0), same schedule")
     for r in done:
         left.annotate(f"{r.candidate.alpha:g}/{r.candidate.beta:g}/{r.candidate.gamma:g}",
                       (r.candidate.macs / 1e6, 100 * (r.val_top1_mean or 0.0)), fontsize=7,
                       textcoords="offset points", xytext=(4, 4))
-    left.axvline(result.plan.base_macs * result.plan.target_factor / 1e6, color="gray", ls="--",
-                 label=f"budget {budget}")
+    plan = result.plan
+    limit = plan.base_macs * plan.target_factor / 1e6
+    left.axvline(limit, color="gray", ls="--", label=f"budget {budget}")
+    low, high = limit * (1 - plan.tolerance), limit * (1 + plan.tolerance if plan.approximately else 1)
+    left.axvspan(low, high, color="gray", alpha=0.1, label=f"candidates' window ({plan.window()})")
     left.set_xlabel("MFLOPs (multiply-adds)")
     left.set_ylabel("validation top-1 (%)")
     left.set_title("Grid candidates: accuracy vs cost (labels: alpha/beta/gamma)")

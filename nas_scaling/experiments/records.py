@@ -65,13 +65,15 @@ class TrialRecord:
     node: str = ""
     mlflow_run_id: str | None = None
     known: Mapping[str, Any] = field(default_factory=dict)
+    val_images: int = 0
+    """Validation images the scores were measured on (0: unknown, a record of an older version)."""
 
     @classmethod
     def of(cls, planned: Planned, result: TaskResult, arch: str, run_id: str | None) -> TrialRecord:
         return cls(
             planned.key, Outcome.of(result), arch, planned.macs, planned.params, result.val_top1,
             result.val_top1_std, result.val_top5, result.val_loss, result.train_seconds, result.epochs,
-            result.reason, result.node, run_id, dict(planned.known),
+            result.reason, result.node, run_id, dict(planned.known), result.val_images,
         )
 
     def user_attrs(self) -> dict[str, Any]:
@@ -81,14 +83,14 @@ class TrialRecord:
             "params": self.params, "val_top1": self.val_top1, "val_top1_std": self.val_top1_std,
             "val_top5": self.val_top5, "val_loss": self.val_loss, "train_seconds": self.train_seconds,
             "epochs": self.epochs, "reason": self.reason, "node": self.node, "mlflow_run_id": self.mlflow_run_id,
-            **{k: _json(v) for k, v in self.known.items()},
+            "val_images": self.val_images, **{k: _json(v) for k, v in self.known.items()},
         }
 
     @classmethod
     def from_trial(cls, trial: optuna.trial.FrozenTrial) -> TrialRecord:
         ua = dict(trial.user_attrs)
         fields = {"key", "outcome", "arch", "macs", "params", *_METRICS, "train_seconds", "epochs", "reason", "node",
-                  "mlflow_run_id"}
+                  "mlflow_run_id", "val_images"}
         value = trial.values[0] if trial.values else None
         return cls(
             str(ua.get("key", f"trial-{trial.number}")), Outcome(ua.get("outcome", Outcome.COMPLETE.value)),
@@ -96,6 +98,7 @@ class TrialRecord:
             ua.get("val_top1", value), ua.get("val_top1_std"), ua.get("val_top5"), ua.get("val_loss"),
             float(ua.get("train_seconds") or 0.0), int(ua.get("epochs") or 0), ua.get("reason"),
             str(ua.get("node") or ""), ua.get("mlflow_run_id"), {k: v for k, v in ua.items() if k not in fields},
+            int(ua.get("val_images") or 0),
         )
 
     @classmethod
@@ -106,7 +109,7 @@ class TrialRecord:
             planned.key, Outcome.COMPLETE, arch, planned.macs, planned.params, metrics.get("val_top1"),
             metrics.get("val_top1_std"), metrics.get("val_top5"), metrics.get("val_loss"),
             metrics.get("train_seconds", 0.0), int(metrics.get("epochs", 0)), None, tags.get("node", ""), run_id,
-            dict(planned.known),
+            dict(planned.known), int(metrics.get("val_images", 0)),
         )
 
     def result(self) -> TaskResult:
@@ -114,7 +117,8 @@ class TrialRecord:
         status = {Outcome.COMPLETE: TaskStatus.COMPLETED, Outcome.PRUNED: TaskStatus.STOPPED}.get(
             self.outcome, TaskStatus.FAILED)
         return TaskResult(self.key, status, self.reason, self.val_top1, self.val_top1_std, self.val_top5,
-                          self.val_loss, self.train_seconds, node=self.node, epochs=self.epochs)
+                          self.val_loss, self.train_seconds, node=self.node, epochs=self.epochs,
+                          val_images=self.val_images)
 
 
 def _json(value: Any) -> Any:

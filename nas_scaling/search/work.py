@@ -51,9 +51,13 @@ class TaskResult:
     """Where it ran: the Ray node id under Ray, the host name otherwise."""
     epochs: int = 0
     """Epochs trained (of the last seed): fewer than asked when stopped early."""
+    val_images: int = 0
+    """Validation images every score was measured on (for its standard error); 0 when unknown."""
 
     def metrics(self) -> dict[str, float]:
         out = {"train_seconds": self.train_seconds}
+        if self.val_images:
+            out["val_images"] = float(self.val_images)
         for name in ("val_top1", "val_top1_std", "val_top5", "val_loss"):
             value = getattr(self, name)
             if value is not None:
@@ -120,4 +124,5 @@ def run_task(task: TrainTask, *, report: Callable[[int, float], None] | None = N
         per_seed_top1=tuple(top1),
         node=host,
         epochs=epochs,
+        val_images=len(data.val),  # type: ignore[arg-type]
     )

@@ -202,7 +202,8 @@ def test_grid_prescreen_trains_the_top_k_and_resumes_the_same(tmp_path: Path, mi
     )
     tracker = MemoryTracker()
     result = run_grid(micro_base, options, tracker=tracker, output=tmp_path / "grid.json", log=lambda m: None)
-    assert result.trained == 2 and len(result.ranked) == 2
+    assert result.trained == 3 and len(result.ranked) == 2  # the top 2 and the base, the control
+    assert result.base.val_top1_mean is not None and result.base.candidate.spec == micro_base
 
     plan = plan_grid(micro_base, parse_budget("2xFLOPS"), max_candidates=4)
     assert len(plan.candidates) == 4

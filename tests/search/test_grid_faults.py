@@ -46,17 +46,17 @@ def test_sigkill_then_rerun_loses_nothing(tmp_path: Path, micro_base: NetworkSpe
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     killed_at = _complete(storage)
-    assert 1 <= killed_at < 3
+    assert 1 <= killed_at < 4  # 3 candidates and the base
     study = optuna.load_study(study_name="faults", storage=storage)
     assert not study.get_trials(states=(optuna.trial.TrialState.RUNNING,))
     finished = {t.user_attrs["key"]: t.value for t in study.trials}
 
     rerun = subprocess.run(_grid(tmp_path, base), cwd=tmp_path, env=env, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
-    assert f"{killed_at} of 3 candidates already trained" in rerun.stderr
+    assert f"{killed_at} of 4 candidates already trained" in rerun.stderr
     study = optuna.load_study(study_name="faults", storage=storage)
     trials = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
-    assert len(trials) == 3  # nothing lost, nothing trained twice
+    assert len(trials) == 4  # nothing lost, nothing trained twice
     assert all(finished[k] == v for k, v in ((t.user_attrs["key"], t.value) for t in trials) if k in finished)
     tracker = MlflowTracker(env["MLFLOW_TRACKING_URI"], experiment="nas-scaling")
     children = tracker.find_runs({"kind": "grid", "study": "faults"})

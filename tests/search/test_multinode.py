@@ -152,13 +152,13 @@ def check_trials_ran_on_every_node(cluster: Cluster, tmp: Path, command: Sequenc
 
 
 def test_grid_trials_run_on_both_nodes(tmp_path: Path) -> None:
-    """Four candidates, one CPU each, two nodes of one CPU: the grid must use both nodes."""
+    """Four candidates and the base, one CPU each, two nodes of one CPU: the grid must use both nodes."""
     with ray_cluster(nodes=2, cpus_per_node=1) as cluster:
         check_trials_ran_on_every_node(cluster, tmp_path, [
             "grid", "--budget", "2xFLOPS", "--epochs", "1", "--max-candidates", "4", "--cpus-per-trial", "1",
             "--no-progress", "--study", "mn", "--storage", f"sqlite:///{tmp_path}/s.db",
             "--output", str(tmp_path / "grid.json"), "--format", "json",
-        ], kind="grid", study="mn", trials=4)
+        ], kind="grid", study="mn", trials=5)
     assert len(json.loads((tmp_path / "grid.json").read_text())["candidates"]) == 4
 
 

@@ -62,7 +62,7 @@ def test_grid_on_colour_photos_trains_three_channel_networks_at_the_asked_resolu
     result = json.loads(out.out)
     assert result["study"] == "grid-micro-2xFLOPS-my-photos"  # the folder's own name, not its path
     children = _runs(store, "grid")
-    assert len(children) == 2
+    assert len(children) == 3  # 2 candidates and the base, the control
     for run in children:
         resolution = int(run.params["resolution"])
         assert f"@{resolution}x3" in run.params["arch"] and run.params["in_channels"] == "3"

@@ -42,11 +42,11 @@ def test_builds_and_runs_on_colour_32x32_batches() -> None:
 
 def test_resolution_scaling_survives_a_2x_flops_grid() -> None:
     """At 32 px a few more pixels grow the last map from 4x4 to 5x5 only, so grid points with
-    gamma > 1 keep their real multiply-adds within the grid's tolerance of 2x."""
+    gamma > 1 keep their real multiply-adds within the grid's window, at most 2x."""
     plan = plan_grid(zoo.get_spec("efficientnet_cifar"), parse_budget("2xFLOPS"), max_candidates=None)
     scaled = [c for c in plan.candidates if c.gamma > 1]
-    assert len(scaled) >= 10
-    assert {35, 38, 40} <= {c.spec.resolution for c in scaled}  # 32 * 1.1, 1.2, 1.25
-    assert all(abs(c.factor_real - 2) <= 0.15 * 2 for c in scaled)
+    assert len(scaled) >= 5
+    assert {38, 40} <= {c.spec.resolution for c in scaled}  # 32 * 1.2, 1.25
+    assert all(2 * (1 - 0.15) <= c.factor_real <= 2 for c in scaled)
     default = plan_grid(zoo.get_spec("efficientnet_cifar"), parse_budget("2xFLOPS"))
     assert any(c.gamma > 1 for c in default.candidates)  # and the 8 the grid trains include some
