@@ -26,6 +26,16 @@ def _batch_sizes(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"must be a comma-list of positive integers, got {text!r}") from None
 
 
+def _bits_list(text: str) -> tuple[int, ...]:
+    try:
+        bits = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        bits = ()
+    if not bits or not all(1 <= b <= 64 for b in bits):
+        raise argparse.ArgumentTypeError(f"must be a comma-list of integers from 1 to 64, got {text!r}")
+    return bits
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "profile",
@@ -40,6 +50,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         help="fast: analytic count only (default); fvcore: also fvcore's count on the built model, which adds "
         "batch norm and pooling to conv and linear multiply-adds",
     )
+    p.add_argument("--bits", type=_bits_list, default=(32, 8), metavar="N[,N...]",
+                   help="model size with dense weights at these bits each (default: 32,8; e.g. 32,16,8,6); "
+                   "no pruning: papers that quote Deep Compression sizes also prune")
     p.add_argument("--latency", action="store_true", help="also time forward passes (ms per image, median)")
     p.add_argument("--device", default="cpu", help="device for --latency (default: cpu)")
     p.add_argument("--batch-sizes", type=_batch_sizes, default=(1, 8), metavar="B[,B...]",
@@ -65,9 +78,10 @@ def profile(
     batch_sizes: tuple[int, ...] = (1, 8),
     budget: str | None = None,
     base: str | None = None,
+    bits: tuple[int, ...] = (32, 8),
 ) -> dict[str, Any]:
     """Everything ``profile`` reports, as a JSON-ready dict."""
-    from nas_scaling.cost import count_cost, model_size_bytes, parse_budget
+    from nas_scaling.cost import count_cost, model_size_bytes, parse_budget, size_at_bits
 
     if counter not in COUNTERS:
         raise UserError(f"counter must be one of {', '.join(COUNTERS)}, got {counter!r}")
@@ -84,6 +98,7 @@ def profile(
         "macs": cost.macs,
         "resolution": cost.resolution,
         "size_bytes": {"fp32": model_size_bytes(cost.params, "fp32"), "int8": model_size_bytes(cost.params, "int8")},
+        "size_at_bits": {str(b): size_at_bits(cost.params, b) for b in bits},
         "stages": [vars(s).copy() for s in cost.stages],
     }
     if counter == "fvcore":
@@ -113,7 +128,7 @@ def profile(
 def run(args: argparse.Namespace) -> int:
     data = profile(
         args.arch, resolution=args.resolution, counter=args.counter, latency=args.latency, device=args.device,
-        batch_sizes=args.batch_sizes, budget=args.budget, base=args.base,
+        batch_sizes=args.batch_sizes, budget=args.budget, base=args.base, bits=args.bits,
     )
     if args.format == "json":
         emit(data)
@@ -126,9 +141,8 @@ def run(args: argparse.Namespace) -> int:
          "MFLOPs (multiply-adds)": round(s["macs"] / 1e6, 2)}
         for s in data["stages"]
     ])
-    size = data["size_bytes"]
-    print(f"params: {data['params']:,} ({size['fp32'] / 2**20:.2f} MiB at fp32, {size['int8'] / 2**20:.2f} MiB "
-          f"at int8; 1 MiB = 2**20 bytes)")
+    sizes = ", ".join(f"{n / 2**20:.2f} MiB ({n / 1e6:.2f} MB) at {b} bits" for b, n in data["size_at_bits"].items())
+    print(f"params: {data['params']:,} ({sizes}; dense weights, no pruning)")
     print(f"MFLOPs (multiply-adds): {data['macs'] / 1e6:,.2f}")
     if "fvcore_flops" in data:
         print(f"fvcore MFLOPs: {data['fvcore_flops'] / 1e6:,.2f} (its flop is a multiply-add; it also counts "

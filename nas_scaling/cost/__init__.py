@@ -16,6 +16,7 @@ from nas_scaling.cost.analytic import (
     count_cost,
     head_cost,
     model_size_bytes,
+    size_at_bits,
 )
 from nas_scaling.cost.budget import Budget, BudgetCheck, BudgetTerm, ResolvedBudget, parse_budget
 from nas_scaling.cost.measured import (
@@ -43,6 +44,7 @@ __all__ = [
     "fvcore_flops",
     "head_cost",
     "measure_latency",
+    "size_at_bits",
     "model_size_bytes",
     "parse_budget",
 ]

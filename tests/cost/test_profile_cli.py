@@ -47,8 +47,18 @@ def test_table_names_units(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["profile", "squeezenet1_0", "--budget", "1GFLOPS"]) == 0
     out = capsys.readouterr().out
     assert "MFLOPs (multiply-adds)" in out
-    assert "params: 1,248,424 (4.76 MiB at fp32, 1.19 MiB at int8" in out
+    assert "params: 1,248,424 (4.76 MiB (4.99 MB) at 32 bits, 1.19 MiB (1.25 MB) at 8 bits;" in out
     assert "budget 1GFLOPS = 1,000.00 MFLOPs (multiply-adds): fits (ratio 0.819)" in out
+
+
+def test_size_at_any_precision(capsys: pytest.CaptureFixture[str]) -> None:
+    """SqueezeNet's 4.8 MB at 32 bits, and dense 8 and 6 bits (the paper's 0.66 and 0.47 MB also prune)."""
+    data = run_json(capsys, "squeezenet1_0", "--bits", "32,16,8,6")
+    assert data["size_at_bits"] == {"32": 4_993_696, "16": 2_496_848, "8": 1_248_424, "6": 936_318}
+    assert round(data["size_at_bits"]["32"] / 2**20, 1) == 4.8  # the paper's "4.8MB" is MiB
+    assert run_json(capsys, "lenet5", "--bits", "3")["size_at_bits"] == {"3": -(-61_706 * 3 // 8)}
+    assert main(["profile", "lenet5", "--bits", "0,8"]) == 2
+    assert "argument --bits: must be a comma-list of integers from 1 to 64, got '0,8'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
