@@ -26,6 +26,7 @@ from nas_scaling.spec import (
     Stage,
     block_shapes,
     spec_from_json,
+    spec_to_dict,
     spec_to_json,
     stage_from_compact,
     stage_to_compact,
@@ -74,11 +75,31 @@ def test_compact_keys_name_every_field_once(cls: type[Block]) -> None:
     fields = {f.name: str(f.type) for f in dataclasses.fields(cls)}
     keys = cls.compact_keys
     assert set(keys) == set(fields)
-    assert len(set(keys.values())) == len(keys), f"{cls.kind}: two fields share a compact key"
+    keyed = [key for key in keys.values() if key]
+    assert len(set(keyed)) == len(keyed), f"{cls.kind}: two fields share a compact key"
+    assert len(set(cls.compact_words)) == len(cls.compact_words), f"{cls.kind}: a word of two string fields"
     assert not {"r", "s"} & set(keys.values()), "r and s are the stage's repeats and stride"
     words = {name for name, key in keys.items() if key == ""}
-    assert words == {name for name, kind in fields.items() if kind == "str"}, "the one string field is a bare word"
+    assert words == {name for name, kind in fields.items() if kind == "str"}, "a string field is a bare word"
     assert bool(words) == bool(cls.compact_words)
+    assert {cls.word_field(w) for w in cls.compact_words} == words, "every word sets one string field"
+    assert set(cls.quiet) <= set(fields), "quiet names fields of the kind"
+    for f in dataclasses.fields(cls):
+        assert f.name not in cls.quiet or f.default is not dataclasses.MISSING, "a quiet field has a default"
+
+
+@pytest.mark.parametrize("cls", sorted(KINDS, key=lambda c: c.kind), ids=lambda c: c.kind)
+def test_quiet_fields_at_their_default_leave_files_and_compact_forms_as_they_were(cls: type[Block]) -> None:
+    stage = next(s for s in ONE_OF_EACH if type(s.block) is cls)
+    spec = _network(stage)
+    stage_dict = spec_to_dict(spec)["stages"][1]
+    defaults = {f.name: f.default for f in dataclasses.fields(cls)}
+    for name in cls.quiet:
+        at_default = getattr(stage.block, name) == defaults[name]
+        assert (name in stage_dict) != at_default
+        quiet_default = dataclasses.replace(stage, block=dataclasses.replace(stage.block, **{name: defaults[name]}))
+        assert name not in spec_to_dict(_network(quiet_default))["stages"][1]
+        assert stage_from_compact(stage_to_compact(quiet_default)) == quiet_default
 
 
 @pytest.mark.parametrize("stage", ONE_OF_EACH, ids=_ids)

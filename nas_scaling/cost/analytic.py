@@ -112,7 +112,7 @@ def _residual(s: BlockShape) -> tuple[int, int]:
         parts = [_conv(cin, w, 3, out), _conv(w, cout, 3, out)]
     else:
         parts = [_conv(cin, w, 1, s.in_size), _conv(w, w, 3, out), _conv(w, cout, 1, out)]
-    if s.stride != 1 or cin != cout:
+    if (s.stride != 1 or cin != cout) and b.shortcut == "projection":
         parts.append(_conv(cin, cout, 1, conv_out_size(s.in_size, 1, s.stride, 0)))
     return sum(p for p, _ in parts), sum(m for _, m in parts)
 
@@ -136,8 +136,8 @@ def _dense(s: BlockShape) -> tuple[int, int]:
     params = macs = 0
     for i in range(b.layers):
         cin = s.in_channels + i * b.growth
-        p1, m1 = _conv(cin, inner, 1, s.out_size)  # BN of the conv's output stands for norm2 below
-        p2, m2 = _conv(inner, b.growth, 3, s.out_size, norm=False)
+        p1, m1 = _conv(cin, inner, 1, s.out_size) if inner else (0, 0)  # with its BN (norm2)
+        p2, m2 = _conv(inner or cin, b.growth, 3, s.out_size, norm=False)
         params += 2 * cin + p1 + p2  # norm1 (pre-activation) on the layer's input
         macs += m1 + m2
     return params, macs

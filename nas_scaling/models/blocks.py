@@ -26,6 +26,7 @@ __all__ = [
     "FireModule",
     "InceptionModule",
     "MBConvModule",
+    "PadShortcut",
     "PoolModule",
     "ResidualModule",
     "TransitionModule",
@@ -77,6 +78,24 @@ class MBConvModule(nn.Module):
         return out
 
 
+class PadShortcut(nn.Module):
+    """He et al. 2016's option A shortcut: the input subsampled by ``stride`` and zero-padded (or
+    narrowed) to ``channels``; no parameters."""
+
+    def __init__(self, channels: int, stride: int) -> None:
+        super().__init__()
+        self.channels = channels
+        self.stride = stride
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.stride != 1:
+            x = x[:, :, :: self.stride, :: self.stride]
+        extra = self.channels - x.shape[1]
+        if extra < 0:
+            return x[:, : self.channels]
+        return nn.functional.pad(x, (0, 0, 0, 0, 0, extra)) if extra else x
+
+
 class ResidualModule(nn.Module):
     """ResNet BasicBlock / Bottleneck (v1.5: the stride sits on the 3x3 conv)."""
 
@@ -94,11 +113,13 @@ class ResidualModule(nn.Module):
                 conv_bn_act(width, width, 3, stride=stride),
                 conv_bn_act(width, spec.channels, 1, act="none"),
             )
-        self.shortcut: nn.Module = (
-            conv_bn_act(in_channels, spec.channels, 1, stride=stride, padding=0, act="none")
-            if stride != 1 or in_channels != spec.channels
-            else nn.Identity()
-        )
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or in_channels != spec.channels:
+            self.shortcut = (
+                PadShortcut(spec.channels, stride)
+                if spec.shortcut == "pad"
+                else conv_bn_act(in_channels, spec.channels, 1, stride=stride, padding=0, act="none")
+            )
         self.stochastic_depth = StochasticDepth(drop_path, "row") if drop_path > 0 else nn.Identity()
         self.act = nn.ReLU(inplace=True)
 
@@ -128,16 +149,23 @@ class FireModule(nn.Module):
 
 
 class _DenseLayer(nn.Module):
+    """BN-ReLU-1x1(bn_size*growth)-BN-ReLU-3x3(growth); ``bn_size=0``: BN-ReLU-3x3(growth). The
+    bottleneck keeps its names (``conv1``, ``norm2``), so checkpoints load as before."""
+
     def __init__(self, in_channels: int, growth: int, bn_size: int) -> None:
         super().__init__()
+        inner = bn_size * growth or in_channels
         self.norm1 = nn.BatchNorm2d(in_channels)
-        self.conv1 = nn.Conv2d(in_channels, bn_size * growth, 1, bias=False)
-        self.norm2 = nn.BatchNorm2d(bn_size * growth)
-        self.conv2 = nn.Conv2d(bn_size * growth, growth, 3, padding=1, bias=False)
+        self.conv1 = nn.Conv2d(in_channels, inner, 1, bias=False) if bn_size else None
+        self.norm2 = nn.BatchNorm2d(inner) if bn_size else None
+        self.conv2 = nn.Conv2d(inner, growth, 3, padding=1, bias=False)
         self.act = nn.ReLU(inplace=True)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.conv2(self.act(self.norm2(self.conv1(self.act(self.norm1(x))))))
+        x = self.act(self.norm1(x))
+        if self.conv1 is not None and self.norm2 is not None:
+            x = self.act(self.norm2(self.conv1(x)))
+        return self.conv2(x)
 
 
 class DenseBlockModule(nn.Module):

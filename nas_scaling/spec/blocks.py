@@ -110,8 +110,11 @@ class BlockSpec(ABC):
     """What every block kind says about itself, pure and without torch.
 
     ``kind`` names it in files and compact forms; ``strides`` are the stage strides it accepts;
-    ``compact_keys`` maps each field to its compact token key (``""`` for the one string-valued
-    field, written as a bare word from ``compact_words``); ``has_drop_path`` says that the builder
+    ``compact_keys`` maps each field to its compact token key (``""`` for a string-valued field,
+    written as a bare word from ``compact_words``; :meth:`word_field` says whose word it is when a
+    kind has several); ``quiet`` names fields added after specs of the kind were first written:
+    files and compact forms carry them only when they differ from their default, so every spec
+    written before reads and writes exactly as it did. ``has_drop_path`` says that the builder
     gives it a stochastic-depth rate for its residual branch. The methods say what it produces and
     which of its fields a width or depth multiplier scales; the rounding itself is the caller's.
     """
@@ -120,7 +123,16 @@ class BlockSpec(ABC):
     strides: ClassVar[tuple[int, ...]]
     compact_keys: ClassVar[dict[str, str]]
     compact_words: ClassVar[tuple[str, ...]] = ()
+    quiet: ClassVar[tuple[str, ...]] = ()
     has_drop_path: ClassVar[bool] = False
+
+    @classmethod
+    def word_field(cls, word: str) -> str | None:
+        """The string field that compact word ``word`` sets (None: not a word of this kind). With
+        one string field, every word of ``compact_words`` is its; a kind with several overrides this."""
+        if word not in cls.compact_words:
+            return None
+        return next((name for name, key in cls.compact_keys.items() if key == ""), None)
 
     @abstractmethod
     def out_channels(self, in_channels: int) -> int:
@@ -260,22 +272,36 @@ class MBConv(BlockSpec):
 @dataclass(frozen=True)
 class Residual(BlockSpec):
     """ResNet residual block: ``basic`` (two 3x3 convs) or ``bottleneck`` (1x1, 3x3, 1x1 with the
-    inner width ``channels // expansion``); a 1x1 projection when the shapes change."""
+    inner width ``channels // expansion``).
+
+    ``shortcut`` says what the skip does when the shapes change: ``projection`` (He et al. 2016's
+    option B: a strided 1x1 conv + BN, as torchvision) or ``pad`` (option A, the paper's CIFAR
+    ResNets: the input subsampled by the stride, its channels zero-padded up to ``channels``,
+    parameter-free; narrowed to the first ``channels`` when a block has fewer outputs than
+    inputs, which the paper never does). Where the shapes agree both are the identity."""
 
     kind: ClassVar[str] = "residual"
     strides: ClassVar[tuple[int, ...]] = (1, 2)
     styles: ClassVar[tuple[str, ...]] = ("basic", "bottleneck")
-    compact_keys: ClassVar[dict[str, str]] = {"channels": "c", "style": "", "expansion": "x"}
-    compact_words: ClassVar[tuple[str, ...]] = styles
+    shortcuts: ClassVar[tuple[str, ...]] = ("projection", "pad")
+    compact_keys: ClassVar[dict[str, str]] = {"channels": "c", "style": "", "expansion": "x", "shortcut": ""}
+    compact_words: ClassVar[tuple[str, ...]] = styles + shortcuts
+    quiet: ClassVar[tuple[str, ...]] = ("shortcut",)
     has_drop_path: ClassVar[bool] = True
 
     channels: int
     style: str = "basic"
     expansion: int = 4
+    shortcut: str = "projection"
+
+    @classmethod
+    def word_field(cls, word: str) -> str | None:
+        return "style" if word in cls.styles else "shortcut" if word in cls.shortcuts else None
 
     def __post_init__(self) -> None:
         _positive_int("channels", self.channels)
         _check(self.style in self.styles, f"style must be one of basic, bottleneck, got {self.style!r}")
+        _check(self.shortcut in self.shortcuts, f"shortcut must be one of projection, pad, got {self.shortcut!r}")
         _positive_int("expansion", self.expansion)
         if self.style == "bottleneck":
             _check(
@@ -348,7 +374,8 @@ class Fire(BlockSpec):
 @dataclass(frozen=True)
 class DenseBlock(BlockSpec):
     """DenseNet dense block: ``layers`` BN-ReLU-1x1(bn_size*growth)-BN-ReLU-3x3(growth) layers, each
-    concatenating its ``growth`` new channels to its input."""
+    concatenating its ``growth`` new channels to its input. ``bn_size=0``: no bottleneck, each layer
+    is BN-ReLU-3x3(growth) (the plain DenseNet of Huang et al. 2017, Table 2)."""
 
     kind: ClassVar[str] = "dense"
     strides: ClassVar[tuple[int, ...]] = (1,)
@@ -361,7 +388,7 @@ class DenseBlock(BlockSpec):
     def __post_init__(self) -> None:
         _positive_int("layers", self.layers)
         _positive_int("growth", self.growth)
-        _positive_int("bn_size", self.bn_size)
+        _non_negative_int("bn_size", self.bn_size)
 
     def out_channels(self, in_channels: int) -> int:
         return in_channels + self.layers * self.growth

@@ -2,8 +2,9 @@
 
 ``mbconv_r2_s2_c24_e6_k3_se0.25_silu_sk1`` is a stage of 2 MBConv blocks, stride 2, 24 channels,
 expand 6, kernel 3, squeeze-excitation 0.25, SiLU, with the skip. Tokens are a short key and a
-value; the one string-valued setting of a block (activation, style, bypass, pooling op) stands
-alone. The form is exact: :func:`stage_from_compact` reads back what :func:`stage_to_compact` wrote.
+value; a string-valued setting of a block (activation, style, bypass, pooling op, shortcut) stands
+alone, and a field the kind calls ``quiet`` appears only when it is not at its default. The form
+is exact: :func:`stage_from_compact` reads back what :func:`stage_to_compact` wrote.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def stage_to_compact(stage: Stage) -> str:
     tokens = [block.kind, f"r{stage.repeats}", f"s{stage.stride}"]
     for f in dataclasses.fields(block):
         value = getattr(block, f.name)
-        if value is None:
+        if value is None or (f.name in block.quiet and value == f.default):
             continue
         key = keys[f.name]
         tokens.append(str(value) if key == "" else key + _fmt(value))
@@ -55,8 +56,9 @@ def stage_from_compact(text: str) -> Stage:
     values: dict[str, Any] = {}
     stage: dict[str, int] = {}
     for token in tokens:
-        if "" in by_key and token in cls.compact_words:
-            values[by_key[""]] = token
+        word_field = cls.word_field(token)
+        if word_field is not None:
+            values[word_field] = token
             continue
         match = _TOKEN.match(token)
         if match is None:

@@ -1,7 +1,9 @@
 """Specs to and from plain dicts, YAML and JSON, exactly.
 
 A stage is written flat: ``{kind: mbconv, repeats: 2, stride: 2, channels: 24, expand: 6.0, ...}``.
-Every field is written, so a file is a complete record of the network.
+Every field is written, so a file is a complete record of the network, except a block field its
+kind calls ``quiet`` (one added after files were first written) while it is at its default: files
+written before it existed stay exactly what they were, and read back the same.
 """
 
 from __future__ import annotations
@@ -39,7 +41,10 @@ def _plain(value: Any) -> Any:
 def _stage_to_dict(stage: Stage) -> dict[str, Any]:
     out: dict[str, Any] = {"kind": stage.block.kind, "repeats": stage.repeats, "stride": stage.stride}
     for f in dataclasses.fields(stage.block):
-        out[f.name] = _plain(getattr(stage.block, f.name))
+        value = getattr(stage.block, f.name)
+        if f.name in stage.block.quiet and value == f.default:
+            continue
+        out[f.name] = _plain(value)
     return out
 
 

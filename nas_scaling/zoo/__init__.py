@@ -9,6 +9,7 @@ from nas_scaling.zoo import googlenet as _googlenet  # noqa: F401
 from nas_scaling.zoo import lenet as _lenet  # noqa: F401
 from nas_scaling.zoo import mobilenet as _mobilenet  # noqa: F401
 from nas_scaling.zoo import resnet as _resnet  # noqa: F401
+from nas_scaling.zoo import resnet_cifar as _resnet_cifar  # noqa: F401
 from nas_scaling.zoo import squeezenet as _squeezenet  # noqa: F401
 from nas_scaling.zoo import vgg as _vgg  # noqa: F401
 from nas_scaling.zoo.registry import (

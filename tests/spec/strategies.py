@@ -28,16 +28,19 @@ ONE_OF_EACH: tuple[Stage, ...] = (
     Stage(MBConv(40, expand=1, kernel=3, se=0.5), stride=2),
     Stage(Residual(32, style="basic"), stride=2),
     Stage(Residual(64, style="bottleneck"), repeats=2),
+    Stage(Residual(96, shortcut="pad")),
     Stage(Fire(8, 32, 32, bypass="complex")),
     Stage(Fire(8, 32, 32, bypass="simple", norm=True)),
     Stage(Fire(8, 16, 16, bypass="complex", norm=True)),
     Stage(DenseBlock(3, growth=8)),
+    Stage(DenseBlock(2, growth=8, bn_size=0)),
     Stage(Transition(0.5), stride=2),
     Stage(Inception(8, 8, 16, 4, 8, 8, kernel5=5)),
     Stage(Pool("avg", kernel=2), stride=2),
 )
 """Chained in this order from a 96 px input the map ends at 1x1; each alone after 64 channels
-(tests/test_block_kinds.py), the complex Fire bypass is both an add (64 -> 64) and a conv (64 -> 32)."""
+(tests/test_block_kinds.py), the complex Fire bypass is both an add (64 -> 64) and a conv (64 -> 32), and
+the padded residual shortcut pads (64 -> 96), subsamples (stride 2) and narrows (width 0.5: 64 -> 48)."""
 
 ch = st.integers(1, 512)
 acts = st.sampled_from(ACTIVATIONS)
@@ -49,9 +52,10 @@ blocks = st.one_of(
     st.builds(DepthwiseSeparable, ch, st.sampled_from([3, 5, 7]), acts),
     st.builds(MBConv, ch, st.sampled_from([1.0, 3.0, 4.0, 6.0, 2.5]), st.sampled_from([3, 5, 7]), fractions, acts,
               st.booleans()),
-    st.builds(Residual, st.integers(1, 64).map(lambda c: c * 4), st.sampled_from(["basic", "bottleneck"])),
+    st.builds(Residual, st.integers(1, 64).map(lambda c: c * 4), st.sampled_from(["basic", "bottleneck"]),
+              shortcut=st.sampled_from(["projection", "pad"])),
     st.builds(Fire, ch, ch, ch, st.sampled_from(["none", "simple", "complex"]), st.booleans()),
-    st.builds(DenseBlock, st.integers(1, 48), st.integers(1, 48), st.integers(1, 4)),
+    st.builds(DenseBlock, st.integers(1, 48), st.integers(1, 48), st.integers(0, 4)),
     st.builds(Transition, st.sampled_from([0.5, 0.25, 1.0, 0.75])),
     st.builds(Inception, ch, ch, ch, ch, ch, ch, st.sampled_from([3, 5])),
     st.builds(Pool, st.sampled_from(["max", "avg"]), st.sampled_from([2, 3]), st.integers(0, 1), st.booleans()),
