@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,7 +22,7 @@ from nas_scaling.experiments.records import Planned
 from nas_scaling.experiments.session import StudySession
 from nas_scaling.search.executors import ExecutionOptions
 from nas_scaling.search.outcomes import Outcome
-from nas_scaling.search.proposer import Proposer, fail_stale, heartbeat_thread, pid_alive, trained_count, trial_row
+from nas_scaling.search.proposer import Proposer, fail_stale, heartbeat_thread, trained_count, trial_row
 from nas_scaling.search.samplers import make_pruner, make_sampler, objectives
 from nas_scaling.search.space import SearchSpace, cheapest, resolve_resolution, space_digest
 from nas_scaling.search.study import safe_study_name
@@ -208,7 +207,14 @@ def _open(session: StudySession, space: SearchSpace, reference: NetworkSpec, opt
                     in_channels=in_channels, log=log)
     if session.made and space.path is not None:
         session.tracker.log_artifact(session.parent_id, space.path)
-    _close_orphan_runs(session.tracker, study, session.name)
+    by_number = {str(t.number): t for t in study.get_trials(deepcopy=False)}
+
+    def failed_as_gone(tags: Mapping[str, str]) -> bool:  # its trial was failed as stale or interrupted
+        trial = by_number.get(tags.get("trial", ""))
+        return trial is not None and trial.state.is_finished() and trial.user_attrs.get("outcome") in (
+            Outcome.STALE, Outcome.INTERRUPTED)
+
+    session.close_orphans(failed_as_gone)
     return todo
 
 
@@ -273,24 +279,6 @@ class _Source:
         score = "" if result.val_top1 is None else f" val_top1={result.val_top1:.3f}"
         note = f"#{p.trial.number} {outcome.value}{score}"
         self.session.record(self.planned.pop(result.key), result, trial=False, outcome=outcome, note=note)
-
-
-def _close_orphan_runs(tracker: Tracker, study: Any, study_name: str) -> None:
-    """Child runs left RUNNING by a process that died end as KILLED: their trial was failed as stale
-    or interrupted, or its owner was on this host and is gone. A live worker's runs are left alone,
-    even between its ``tell`` and its ``end_run``."""
-    by_number = {str(t.number): t for t in study.get_trials(deepcopy=False)}
-    host = socket.gethostname()
-    for run in tracker.find_runs({"kind": "found", "study": study_name}):
-        trial = by_number.get(run.tags.get("trial", ""))
-        if run.status != "RUNNING" or trial is None or not trial.state.is_finished():
-            continue
-        name, _, pid = str(trial.user_attrs.get("owner", "")).rpartition(":")
-        gone = trial.user_attrs.get("outcome") in (Outcome.STALE, Outcome.INTERRUPTED) or (
-            name == host and pid.isdigit() and not pid_alive(int(pid)))
-        if gone:
-            tracker.log(run.run_id, tags={"state": Outcome.INTERRUPTED.value, "status_reason": "its process died"})
-            tracker.end_run(run.run_id, Outcome.INTERRUPTED.mlflow_status)
 
 
 def _summarize(

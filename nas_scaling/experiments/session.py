@@ -186,7 +186,7 @@ class StudySession:
         never written: the process died between the two writes); returns the ones left to train."""
         done = self.completed()
         by_key = {p.key: p for p in plan}
-        self._close_orphans()
+        self.close_orphans()
         for run in self.tracker.find_runs({"kind": self.child_kind, "study": self.name}):
             key = run.tags.get("candidate", "")
             planned = by_key.get(key)
@@ -205,13 +205,16 @@ class StudySession:
                      "already trained")
         return todo
 
-    def _close_orphans(self) -> None:
-        """Child runs left RUNNING by a process of this host that died (SIGKILL while training) end
-        KILLED; a live process's runs are left alone."""
+    def close_orphans(self, gone: Callable[[Mapping[str, str]], bool] = lambda tags: False) -> None:
+        """Child runs left RUNNING by a process that died end KILLED: a process of this host that is gone
+        (SIGKILL while training), or one that ``gone(run tags)`` says is gone (a search trial another
+        worker failed as stale); a live process's runs are left alone."""
         host = socket.gethostname()
         for run in self.tracker.find_runs({"kind": self.child_kind, "study": self.name}):
+            if run.status != "RUNNING":
+                continue
             name, _, pid = run.tags.get("owner", "").rpartition(":")
-            if run.status == "RUNNING" and name == host and pid.isdigit() and not pid_alive(int(pid)):
+            if (name == host and pid.isdigit() and not pid_alive(int(pid))) or gone(run.tags):
                 self.tracker.log(run.run_id, tags={"state": Outcome.INTERRUPTED.value,
                                                    "status_reason": "its process died"})
                 self.tracker.end_run(run.run_id, Outcome.INTERRUPTED.mlflow_status)
