@@ -24,19 +24,21 @@ case $stage in
     run "$NAS" grid --budget 2xFLOPS --base efficientnet_cifar --dataset "$D" --max-candidates 4 --executor local --storage "$STORE" \
         --no-progress --output "$BENCH/grid/grid.json" ;;
   search)
-    run "$NAS" search --space search_spaces/cifar_mixed.yaml --budget 2xFLOPS --trials 6 --dataset "$D" \
+    run "$NAS" search --space search_spaces/cifar_mixed.yaml --budget 2xFLOPS --trials 12 --dataset "$D" \
         --executor local --storage "$STORE" --no-progress --output "$BENCH/search" ;;
   baselines)  # the handcrafted networks on the grid study's inputs and proxy training
-    run "$NAS" baseline lenet5 mobilenet_v2 squeezenet1_1 --small \
+    run "$NAS" baseline lenet5 mobilenet_v1 mobilenet_v2 squeezenet1_1 resnet18 --small \
         --like grid-efficientnet_cifar-2xFLOPS-cifar10-dev
     run "$NAS" compare --format markdown ;;
-  full)       # the full recipe for the search's best, the grid's best and a handcrafted network
-    run "$NAS" train "$BENCH/search/best.yaml" --dataset "$D" --recipe full --epochs "$FULL_EPOCHS" \
-        --output "$BENCH/full/search-best" --format json
-    run "$NAS" train "$BENCH/grid/best.yaml" --dataset "$D" --recipe full --epochs "$FULL_EPOCHS" \
-        --output "$BENCH/full/grid-best" --format json
+  full)       # the full recipe for the search's best, the grid's best and a handcrafted network at a similar
+              # MAC count, side by side at one thread each (a 2-core machine)
+    run "$NAS" train "$BENCH/search/best.yaml" --dataset "$D" --recipe full --epochs "$FULL_EPOCHS" --threads 1 \
+        --output "$BENCH/full/search-best" --format json &
+    run "$NAS" train "$BENCH/grid/best.yaml" --dataset "$D" --recipe full --epochs "$FULL_EPOCHS" --threads 1 \
+        --output "$BENCH/full/grid-best" --format json &
     run "$NAS" train "${HANDCRAFTED:-mobilenet_v2}" --small --dataset "$D" --recipe full --epochs "$FULL_EPOCHS" \
-        --output "$BENCH/full/handcrafted" --format json ;;
+        --threads 1 --output "$BENCH/full/handcrafted" --format json &
+    wait ;;
   all)        # the stages in order, each logged to $BENCH/<stage>.log; a failed stage does not stop the rest
     for s in grid baselines search fidelity full augment; do bash "$0" "$s" "$DATA" > "$BENCH/$s.log" 2>&1 || true; done ;;
   augment)    # augmentation off vs on (crop + flip), one network, full recipe
