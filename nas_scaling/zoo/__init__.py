@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from nas_scaling.zoo import alexnet as _alexnet  # noqa: F401
 from nas_scaling.zoo import densenet as _densenet  # noqa: F401
+from nas_scaling.zoo import densenet_cifar as _densenet_cifar  # noqa: F401
 from nas_scaling.zoo import efficientnet as _efficientnet  # noqa: F401  (registers entries)
 from nas_scaling.zoo import googlenet as _googlenet  # noqa: F401
 from nas_scaling.zoo import lenet as _lenet  # noqa: F401

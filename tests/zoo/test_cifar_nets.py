@@ -1,6 +1,7 @@
 """The CIFAR networks of the classic papers against their published sizes: He et al. 2016's ResNets
-(Table 6) with option A shortcuts. The papers give millions to two or three significant figures;
-our exact counts are asserted too, and each equals the built torch module's."""
+(Table 6) with option A shortcuts and Huang et al. 2017's DenseNets (Table 2). The papers give
+millions to one or two decimals; our exact counts are asserted too, and each equals the built torch
+module's."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import torch
 
 from nas_scaling import zoo
 from nas_scaling.cost import count_cost
+from nas_scaling.errors import UserError
 from nas_scaling.models import build_model, count_parameters
 from nas_scaling.models.blocks import PadShortcut
-from nas_scaling.spec import Residual, Stage, spec_to_dict, stage_from_compact, stage_to_compact
+from nas_scaling.spec import DenseBlock, Residual, Stage, Transition, spec_to_dict, stage_from_compact, stage_to_compact
+from nas_scaling.zoo.densenet_cifar import densenet_cifar
 from nas_scaling.zoo.resnet_cifar import resnet_cifar
 
 # name -> (the paper's figure in millions as printed, the digits it prints after the point, our count)
@@ -23,11 +26,15 @@ RESNETS = {
     "resnet110": (1.7, 1, 1_727_962),
     "resnet1202": (19.4, 1, 19_421_274),
 }
+DENSENETS = {
+    "densenet40_k12": (1.0, 1, 1_019_722),
+    "densenet_bc100_k12": (0.8, 1, 769_162),
+}
 
 
-@pytest.mark.parametrize("name", RESNETS)
-def test_cifar_resnet_params_match_table_6_and_the_built_module(name: str) -> None:
-    paper, digits, ours = RESNETS[name]
+@pytest.mark.parametrize("name", [*RESNETS, *DENSENETS])
+def test_params_match_the_papers_and_the_built_module(name: str) -> None:
+    paper, digits, ours = {**RESNETS, **DENSENETS}[name]
     spec = zoo.get_spec(name)
     assert (spec.resolution, spec.in_channels, spec.num_classes) == (32, 3, 10)
     params = count_cost(spec).params
@@ -44,7 +51,7 @@ def test_cifar_resnet_layout_is_6n_plus_2() -> None:
     weighted = 1 + 2 * sum(s.repeats for s in spec.stages) + 1  # stem conv, two per block, the FC
     assert weighted == 56
     assert zoo.get_spec("resnet20", small=True) == zoo.get_spec("resnet20")
-    with pytest.raises(Exception, match="6n\\+2"):
+    with pytest.raises(UserError, match="6n\\+2"):
         resnet_cifar(21)
 
 
@@ -75,3 +82,29 @@ def test_the_projection_default_is_quiet_in_files_and_compact_forms() -> None:
     stage = spec_to_dict(zoo.get_spec("resnet18"))["stages"][0]
     assert "shortcut" not in stage
     assert spec_to_dict(zoo.get_spec("resnet20"))["stages"][0]["shortcut"] == "pad"
+
+
+def test_cifar_densenet_layouts() -> None:
+    plain = zoo.get_spec("densenet40_k12")
+    blocks = [s.block for s in plain.stages if isinstance(s.block, DenseBlock)]
+    assert [(b.layers, b.growth, b.bn_size) for b in blocks] == [(12, 12, 0)] * 3
+    assert [s.block.compression for s in plain.stages if isinstance(s.block, Transition)] == [1.0, 1.0]
+    assert plain.stem[0].block.channels == 16
+    bc = zoo.get_spec("densenet_bc100_k12")
+    blocks = [s.block for s in bc.stages if isinstance(s.block, DenseBlock)]
+    assert [(b.layers, b.growth, b.bn_size) for b in blocks] == [(16, 12, 4)] * 3
+    assert [s.block.compression for s in bc.stages if isinstance(s.block, Transition)] == [0.5, 0.5]
+    assert bc.stem[0].block.channels == 24
+    # depth: the first conv, 1 (plain) or 2 (BC) convs a layer, two transitions, the classifier
+    assert 1 + 3 * 12 + 2 + 1 == 40 and 1 + 3 * 16 * 2 + 2 + 1 == 100
+    with pytest.raises(UserError, match="6n\\+4"):
+        densenet_cifar(101, bc=True)
+
+
+def test_plain_dense_layer_has_no_bottleneck() -> None:
+    model = build_model(zoo.get_spec("densenet40_k12"))
+    layer = model.stages[0][0].layers[0]
+    assert layer.conv1 is None and layer.norm2 is None
+    assert layer.conv2.weight.shape == (12, 16, 3, 3)
+    with torch.no_grad():
+        assert model.eval()(torch.randn(2, 3, 32, 32)).shape == (2, 10)

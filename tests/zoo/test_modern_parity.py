@@ -42,6 +42,7 @@ def test_all_entries_are_registered() -> None:
         "squeezenet1_0", "squeezenet1_0_simple", "squeezenet1_0_complex",
         "squeezenet1_1", "squeezenet1_1_simple", "squeezenet1_1_complex",
         "densenet121", "densenet169", "densenet201", "densenet264",
+        "densenet40_k12", "densenet_bc100_k12",
     ])
 
 
