@@ -21,6 +21,7 @@ from nas_scaling.spec.blocks import (
     DepthwiseSeparable,
     Fire,
     Inception,
+    LocalResponseNorm,
     MBConv,
     Pool,
     Residual,
@@ -167,6 +168,10 @@ def _pool(s: BlockShape) -> tuple[int, int]:
     return 0, 0
 
 
+def _lrn(s: BlockShape) -> tuple[int, int]:
+    return 0, 0
+
+
 BLOCK_COSTS: dict[type, Callable[[BlockShape], tuple[int, int]]] = {
     ConvBlock: _conv_block,
     DepthwiseSeparable: _dwsep,
@@ -177,6 +182,7 @@ BLOCK_COSTS: dict[type, Callable[[BlockShape], tuple[int, int]]] = {
     Transition: _transition,
     Inception: _inception,
     Pool: _pool,
+    LocalResponseNorm: _lrn,
 }
 """Block spec type -> (params, MACs) of one repeat; one entry per block kind, like ``MODULES``."""
 

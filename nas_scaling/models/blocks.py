@@ -13,6 +13,7 @@ from nas_scaling.spec import (
     DepthwiseSeparable,
     Fire,
     Inception,
+    LocalResponseNorm,
     MBConv,
     Pool,
     Residual,
@@ -25,6 +26,7 @@ __all__ = [
     "DepthwiseSeparableModule",
     "FireModule",
     "InceptionModule",
+    "LocalResponseNormModule",
     "MBConvModule",
     "PadShortcut",
     "PoolModule",
@@ -223,3 +225,8 @@ class PoolModule(nn.Sequential):
     def __init__(self, spec: Pool, in_channels: int, stride: int, drop_path: float = 0.0) -> None:
         cls = nn.MaxPool2d if spec.op == "max" else nn.AvgPool2d
         super().__init__(cls(spec.kernel, stride=stride, padding=spec.padding, ceil_mode=spec.ceil_mode))
+
+
+class LocalResponseNormModule(nn.Sequential):
+    def __init__(self, spec: LocalResponseNorm, in_channels: int, stride: int, drop_path: float = 0.0) -> None:
+        super().__init__(nn.LocalResponseNorm(spec.size, alpha=spec.alpha, beta=spec.beta, k=spec.k))

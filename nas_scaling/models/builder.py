@@ -13,6 +13,7 @@ from nas_scaling.models.blocks import (
     DepthwiseSeparableModule,
     FireModule,
     InceptionModule,
+    LocalResponseNormModule,
     MBConvModule,
     PoolModule,
     ResidualModule,
@@ -26,6 +27,7 @@ from nas_scaling.spec import (
     Fire,
     Head,
     Inception,
+    LocalResponseNorm,
     MBConv,
     NetworkSpec,
     Pool,
@@ -46,6 +48,7 @@ MODULES: dict[type, Callable[..., nn.Module]] = {
     Transition: TransitionModule,
     Inception: InceptionModule,
     Pool: PoolModule,
+    LocalResponseNorm: LocalResponseNormModule,
 }
 """Block spec type -> module class; every module takes (spec, in_channels, stride, drop_path), the
 drop-path rate being 0 unless the spec ``has_drop_path``."""

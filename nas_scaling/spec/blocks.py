@@ -31,6 +31,7 @@ __all__ = [
     "DepthwiseSeparable",
     "Fire",
     "Inception",
+    "LocalResponseNorm",
     "MBConv",
     "Pool",
     "Residual",
@@ -511,11 +512,56 @@ class Pool(BlockSpec):
         return self, repeats
 
 
-Block = ConvBlock | DepthwiseSeparable | MBConv | Residual | Fire | DenseBlock | Transition | Inception | Pool
+@dataclass(frozen=True)
+class LocalResponseNorm(BlockSpec):
+    """Local response normalisation across channels (Krizhevsky et al. 2012, section 3.3; VGG's
+    A-LRN): ``b = a / (k + alpha / size * sum of a^2 over size neighbouring channels) ** beta``, as
+    torch's ``nn.LocalResponseNorm``. No parameters and no multiply-adds in this project's count."""
+
+    kind: ClassVar[str] = "lrn"
+    strides: ClassVar[tuple[int, ...]] = (1,)
+    compact_keys: ClassVar[dict[str, str]] = {"size": "n", "alpha": "a", "beta": "b", "k": "k"}
+
+    size: int = 5
+    alpha: float = 1e-4
+    beta: float = 0.75
+    k: float = 2.0
+
+    def __post_init__(self) -> None:
+        _positive_int("size", self.size)
+        for name in ("alpha", "beta", "k"):
+            value = getattr(self, name)
+            _check(
+                isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+                and value >= 0,
+                f"{name} must be a non-negative number, got {value!r}",
+            )
+
+    def out_channels(self, in_channels: int) -> int:
+        return in_channels
+
+    def out_size(self, size: int, stride: int) -> int:
+        return size
+
+    def scale_width(self, scale: Scale) -> LocalResponseNorm:
+        return self
+
+    def scale_depth(self, repeats: int, scale: Scale) -> tuple[LocalResponseNorm, int]:
+        """A normalisation layer is not repeated by a depth multiplier."""
+        return self, repeats
+
+
+Block = (
+    ConvBlock | DepthwiseSeparable | MBConv | Residual | Fire | DenseBlock | Transition | Inception | Pool
+    | LocalResponseNorm
+)
 
 BLOCK_TYPES: dict[str, type[Block]] = {
     cls.kind: cls
-    for cls in (ConvBlock, DepthwiseSeparable, MBConv, Residual, Fire, DenseBlock, Transition, Inception, Pool)
+    for cls in (
+        ConvBlock, DepthwiseSeparable, MBConv, Residual, Fire, DenseBlock, Transition, Inception, Pool,
+        LocalResponseNorm,
+    )
 }
 """Every kind by its name; the same classes as ``Block`` (a contract test holds them together)."""
 

@@ -13,6 +13,7 @@ from nas_scaling.spec import (
     Fire,
     Head,
     Inception,
+    LocalResponseNorm,
     MBConv,
     NetworkSpec,
     Pool,
@@ -37,6 +38,7 @@ ONE_OF_EACH: tuple[Stage, ...] = (
     Stage(Transition(0.5), stride=2),
     Stage(Inception(8, 8, 16, 4, 8, 8, kernel5=5)),
     Stage(Pool("avg", kernel=2), stride=2),
+    Stage(LocalResponseNorm(size=3, alpha=2e-4, beta=0.5, k=1.0)),
 )
 """Chained in this order from a 96 px input the map ends at 1x1; each alone after 64 channels
 (tests/test_block_kinds.py), the complex Fire bypass is both an add (64 -> 64) and a conv (64 -> 32), and
@@ -59,6 +61,8 @@ blocks = st.one_of(
     st.builds(Transition, st.sampled_from([0.5, 0.25, 1.0, 0.75])),
     st.builds(Inception, ch, ch, ch, ch, ch, ch, st.sampled_from([3, 5])),
     st.builds(Pool, st.sampled_from(["max", "avg"]), st.sampled_from([2, 3]), st.integers(0, 1), st.booleans()),
+    st.builds(LocalResponseNorm, st.integers(1, 7), st.sampled_from([1e-4, 1e-3]), st.sampled_from([0.5, 0.75]),
+              st.sampled_from([1.0, 2.0])),
 )
 
 

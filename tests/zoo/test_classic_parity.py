@@ -88,6 +88,25 @@ def test_vgg16_c_published() -> None:
     assert vgg16 - count_parameters(model) == 8 * (256 * 256 + 2 * 512 * 512)
 
 
+def test_vgg11_lrn_is_a_with_lrn_after_the_first_conv() -> None:
+    """A-LRN (Table 1): torchvision's vgg11 with ``nn.LocalResponseNorm(5, 1e-4, 0.75, 2)`` after the
+    first conv + ReLU gives the same outputs with the same weights; LRN holds no parameters, so the
+    count is A's, Table 2's 133M."""
+    torch.manual_seed(0)
+    entry = get_entry("vgg11_lrn")
+    assert entry.torchvision is None and entry.small
+    ours = build_model(entry.spec())
+    twin = torchvision.models.vgg11(weights=None)
+    twin.features.insert(2, nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0))
+    assert count_parameters(ours) == count_parameters(twin) == 132_863_336
+    assert round(count_parameters(ours) / 1e6) == 133
+    copy_weights(twin, ours)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(ours.eval()(x), twin.eval()(x), rtol=1e-4, atol=1e-5)
+    assert macs(ours, 224) == macs(torchvision.models.vgg11(weights=None), 224)
+
+
 def test_mobilenet_v1_published() -> None:
     assert count_parameters(build_model(get_entry("mobilenet_v1").spec())) == 4_231_976
 
