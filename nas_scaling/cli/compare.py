@@ -25,7 +25,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    help="also write a PNG of val top-1 against MFLOPs (multiply-adds) with the Pareto front")
     p.add_argument("--reference", choices=("imagenet",), default=None,
                    help="instead of MLflow runs, show the zoo entries' published ImageNet top-1/top-5 next to "
-                   "the MACs and params nas-scaling counts (with --plot: top-1 against MFLOPs, one line per family)")
+                   "the MACs and params nas-scaling counts, one row per figure with its protocol (single-crop, "
+                   "10-crop, multi-crop+dense) and source: torchvision's weights first, then the paper's own where "
+                   "it differs (with --plot: the first figure's top-1 against MFLOPs, one line per family)")
     add_format(p, ("table", "csv", "markdown", "json"))
     p.set_defaults(func=run)
 
@@ -72,7 +74,8 @@ def _run_reference(args: argparse.Namespace) -> int:
     else:
         print_table([{**r, "top1": _round(r["top1"]), "top5": _round(r["top5"])} for r in reference_rows(table)])
     if args.plot is not None:
-        plot_reference(table, args.plot, title=f"Published ImageNet top-1 vs multiply-adds ({len(table)} networks)")
+        networks = table["name"].nunique()
+        plot_reference(table, args.plot, title=f"Published ImageNet top-1 vs multiply-adds ({networks} networks)")
         print(f"wrote {args.plot}", file=sys.stderr)
     return 0
 

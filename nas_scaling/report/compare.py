@@ -199,32 +199,37 @@ def plot_runs(table: pd.DataFrame, path: Path, *, title: str = "Accuracy vs cost
     return path
 
 
-REFERENCE_COLUMNS = ("name", "family", "top1", "top5", "macs", "params", "source")
+REFERENCE_COLUMNS = ("name", "family", "top1", "top5", "protocol", "macs", "params", "source")
 REFERENCE_KINDS = ("imagenet",)
 """Published-accuracy tables ``compare --reference`` knows."""
 
 
 def reference_table(reference: str = "imagenet") -> pd.DataFrame:
-    """Zoo entries with a published accuracy: top-1/top-5 as published, MACs and params counted by
-    nas-scaling at the entry's native resolution (ImageNet classes), sorted by family then MACs."""
+    """Zoo entries with a published accuracy, one row per figure: top-1/top-5 as published with the
+    protocol and source, MACs and params counted by nas-scaling at the entry's native resolution
+    (ImageNet classes). Sorted by family then MACs; an entry's reference figure (torchvision's
+    weights where it has them) comes first, then the paper's own where it differs."""
     import pandas as pd
 
     from nas_scaling.cost import count_cost
     from nas_scaling.zoo import entries
-    from nas_scaling.zoo.reference import imagenet_reference
+    from nas_scaling.zoo.reference import imagenet_references
 
     if reference not in REFERENCE_KINDS:
         raise UserError(f"--reference must be one of {', '.join(REFERENCE_KINDS)}, got {reference!r}")
     rows = []
     for entry in entries():
-        ref = imagenet_reference(entry.name)
-        if ref is None:
+        refs = imagenet_references(entry.name)
+        if not refs:
             continue
         cost = count_cost(entry.spec())
-        rows.append({"name": entry.name, "family": entry.family, "top1": ref.top1, "top5": ref.top5,
-                     "macs": int(cost.macs), "params": int(cost.params), "source": ref.source})
-    table = pd.DataFrame(rows, columns=list(REFERENCE_COLUMNS))
-    return table.sort_values(["family", "macs"]).reset_index(drop=True)
+        for rank, ref in enumerate(refs):
+            rows.append({"name": entry.name, "family": entry.family, "top1": ref.top1, "top5": ref.top5,
+                         "protocol": ref.protocol, "macs": int(cost.macs), "params": int(cost.params),
+                         "source": ref.source, "_rank": rank})
+    table = pd.DataFrame(rows, columns=[*REFERENCE_COLUMNS, "_rank"])
+    table = table.sort_values(["family", "macs", "name", "_rank"]).reset_index(drop=True)
+    return table.drop(columns="_rank")
 
 
 def reference_rows(table: pd.DataFrame) -> list[dict[str, Any]]:
@@ -263,7 +268,8 @@ def format_reference_markdown(table: pd.DataFrame) -> str:
 def plot_reference(table: pd.DataFrame, path: Path, *,
                    title: str = "Published ImageNet top-1 vs multiply-adds") -> Path:
     """Published top-1 (%) against our MACs (log axis), one marker and colour per family, each family
-    joined in MACs order: the accuracy-vs-FLOPs picture of the EfficientNet and DenseNet papers."""
+    joined in MACs order: the accuracy-vs-FLOPs picture of the EfficientNet and DenseNet papers. One
+    point per network, its reference figure (the first of its rows)."""
     from matplotlib import colormaps
     from matplotlib.figure import Figure
 
@@ -271,6 +277,7 @@ def plot_reference(table: pd.DataFrame, path: Path, *,
     cmap = colormaps["tab10"]
     fig = Figure(figsize=(10, 6.5))
     ax = fig.subplots()
+    table = table.drop_duplicates("name", keep="first")
     for i, (family, part) in enumerate(table.groupby("family", sort=True)):
         part = part.sort_values("macs")
         x, y = part["macs"] / 1e6, 100 * part["top1"]

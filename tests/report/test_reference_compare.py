@@ -34,7 +34,26 @@ def test_table_has_b0_with_published_top1_and_our_macs() -> None:
     b0 = table[table["name"] == "efficientnet_b0"].iloc[0]
     assert b0["top1"] == B0_TOP1 and b0["macs"] == B0_MACS and b0["family"] == "efficientnet"
     assert "lenet5" not in set(table["name"])
-    assert list(table.columns) == ["name", "family", "top1", "top5", "macs", "params", "source"]
+    assert list(table.columns) == ["name", "family", "top1", "top5", "protocol", "macs", "params", "source"]
+
+
+def test_papers_figures_beside_torchvision_with_protocol_and_source() -> None:
+    """Issue 16 item 5: where the paper's figure differs from torchvision's weights, both rows show,
+    torchvision's (the plotted reference) first, each with its protocol and source."""
+    table = reference_table("imagenet")
+    rows = {name: part for name, part in table.groupby("name", sort=False)}
+    alexnet = rows["alexnet"]
+    assert list(alexnet["protocol"]) == ["single-crop", "10-crop"]
+    assert alexnet["source"].iloc[0].startswith("torchvision AlexNet_Weights")
+    assert (alexnet["top1"].iloc[1], alexnet["top5"].iloc[1]) == (0.593, 0.818)
+    assert "Krizhevsky" in alexnet["source"].iloc[1] and "40.7%/18.2%" in alexnet["source"].iloc[1]
+    vgg16 = rows["vgg16"]
+    assert list(vgg16["protocol"]) == ["single-crop", "multi-crop+dense"]
+    assert vgg16["top5"].iloc[1] == 0.928 and "Table 5" in vgg16["source"].iloc[1]
+    assert list(rows["densenet121"]["protocol"]) == ["single-crop", "single-crop", "10-crop"]
+    assert list(rows["squeezenet1_0"]["top1"]) == [0.58092, 0.575]
+    assert len(rows["efficientnet_b0"]) == 1  # no paper figure beside torchvision's
+    assert set(table["protocol"]) <= {"single-crop", "10-crop", "multi-crop+dense", "unstated"}
 
 
 def test_json(capsys: pytest.CaptureFixture[str], no_mlflow: Path) -> None:
@@ -42,6 +61,8 @@ def test_json(capsys: pytest.CaptureFixture[str], no_mlflow: Path) -> None:
     by = {r["name"]: r for r in rows}
     assert by["efficientnet_b0"]["top1"] == B0_TOP1 and by["efficientnet_b0"]["macs"] == B0_MACS
     assert by["mobilenet_v1"]["top5"] is None
+    paper = [r for r in rows if r["name"] == "vgg16" and r["protocol"] == "multi-crop+dense"]
+    assert len(paper) == 1 and paper[0]["top1"] == 0.756
     assert not (no_mlflow / "absent").exists()  # no store created
 
 
@@ -53,6 +74,8 @@ def test_table_csv_and_markdown(capsys: pytest.CaptureFixture[str]) -> None:
     assert float(b0["top1"]) == B0_TOP1 and int(b0["macs"]) == B0_MACS
     md = _out(capsys, ["compare", "--reference", "imagenet", "--format", "markdown"])
     assert md.startswith("| name | family | top1 |") and "| efficientnet_b0 | efficientnet | 0.7769 |" in md
+    assert "| alexnet | alexnet | 0.593 | 0.818 | 10-crop |" in md
+    assert "10-crop" in text and "multi-crop+dense" in text
 
 
 def test_plot_written(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
