@@ -21,12 +21,19 @@ from nas_scaling.spec.blocks import (
     DepthwiseSeparable,
     Fire,
     Inception,
+    InceptionA,
+    InceptionB,
+    InceptionC,
+    InceptionD,
+    InceptionE,
     LocalResponseNorm,
     MBConv,
+    MultiBranch,
     Pool,
     Residual,
     Transition,
 )
+from nas_scaling.spec.branches import branch_conv_out, branch_pool_out
 from nas_scaling.spec.compact import stage_to_compact
 from nas_scaling.spec.network import Head, NetworkSpec
 from nas_scaling.spec.shapes import BlockShape, block_shapes, conv_out_size
@@ -164,6 +171,25 @@ def _inception(s: BlockShape) -> tuple[int, int]:
     return sum(p for p, _ in parts), sum(m for _, m in parts)
 
 
+def _branches(s: BlockShape) -> tuple[int, int]:
+    """Every conv of every branch the kind describes (each conv + BN, no bias), at its own map size."""
+    b: MultiBranch = s.block  # type: ignore[assignment]
+    params = macs = 0
+    for branch in b.branches(s.stride):
+        cin, hw = s.in_channels, (s.in_size, s.in_size)
+        if branch.pool is not None:
+            hw = branch_pool_out(hw, branch.pool)
+        trunk = [(conv, False) for conv in branch.convs] + [(conv, True) for conv in branch.fork]
+        for conv, forked in trunk:
+            out_hw = branch_conv_out(hw, conv)
+            weights = conv.out * cin * conv.kernel[0] * conv.kernel[1]
+            params += weights + 2 * conv.out
+            macs += weights * out_hw[0] * out_hw[1]
+            if not forked:
+                cin, hw = conv.out, out_hw
+    return params, macs
+
+
 def _pool(s: BlockShape) -> tuple[int, int]:
     return 0, 0
 
@@ -183,6 +209,11 @@ BLOCK_COSTS: dict[type, Callable[[BlockShape], tuple[int, int]]] = {
     Inception: _inception,
     Pool: _pool,
     LocalResponseNorm: _lrn,
+    InceptionA: _branches,
+    InceptionB: _branches,
+    InceptionC: _branches,
+    InceptionD: _branches,
+    InceptionE: _branches,
 }
 """Block spec type -> (params, MACs) of one repeat; one entry per block kind, like ``MODULES``."""
 

@@ -15,12 +15,15 @@ from nas_scaling.spec import (
     Inception,
     LocalResponseNorm,
     MBConv,
+    MultiBranch,
     Pool,
     Residual,
     Transition,
 )
+from nas_scaling.spec.branches import Branch, BranchConv
 
 __all__ = [
+    "BranchesModule",
     "ConvModule",
     "DenseBlockModule",
     "DepthwiseSeparableModule",
@@ -40,7 +43,7 @@ class ConvModule(nn.Sequential):
         super().__init__(
             conv_bn_act(
                 in_channels, spec.channels, spec.kernel, stride=stride, padding=spec.pad,
-                norm=spec.norm, bias=spec.bias, act=spec.act,
+                norm=spec.norm, bias=spec.bias, act=spec.act, bn_eps=spec.eps,
             )
         )
 
@@ -219,6 +222,46 @@ class InceptionModule(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], 1)
+
+
+def _basic_conv(cin: int, conv: BranchConv) -> nn.Module:
+    """torchvision's BasicConv2d: conv (no bias) + BN (eps 1e-3) + ReLU."""
+    return conv_bn_act(cin, conv.out, conv.kernel, stride=conv.stride, padding=conv.padding, bn_eps=1e-3)  # type: ignore[arg-type]
+
+
+class _BranchModule(nn.Module):
+    """One :class:`~nas_scaling.spec.branches.Branch`: pool, convs, then the fork's outputs concatenated."""
+
+    def __init__(self, branch: Branch, in_channels: int) -> None:
+        super().__init__()
+        self.pool: nn.Module | None = None
+        if branch.pool is not None:
+            cls = nn.AvgPool2d if branch.pool.op == "avg" else nn.MaxPool2d
+            self.pool = cls(3, stride=branch.pool.stride, padding=branch.pool.padding)
+        layers: list[nn.Module] = []
+        for conv in branch.convs:
+            layers.append(_basic_conv(in_channels, conv))
+            in_channels = conv.out
+        self.convs = nn.Sequential(*layers)
+        self.fork = nn.ModuleList(_basic_conv(in_channels, conv) for conv in branch.fork)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.pool is not None:
+            x = self.pool(x)
+        x = self.convs(x)
+        return torch.cat([f(x) for f in self.fork], 1) if len(self.fork) else x
+
+
+class BranchesModule(nn.Module):
+    """Any :class:`~nas_scaling.spec.MultiBranch` kind (Inception v3's modules): its branches, built
+    from the spec's own description, concatenated. Parameters come in torchvision's order."""
+
+    def __init__(self, spec: MultiBranch, in_channels: int, stride: int, drop_path: float = 0.0) -> None:
+        super().__init__()
+        self.branches = nn.ModuleList(_BranchModule(b, in_channels) for b in spec.branches(stride))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.cat([b(x) for b in self.branches], 1)
 
 
 class PoolModule(nn.Sequential):

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from nas_scaling.models.blocks import (
+    BranchesModule,
     ConvModule,
     DenseBlockModule,
     DepthwiseSeparableModule,
@@ -27,6 +28,11 @@ from nas_scaling.spec import (
     Fire,
     Head,
     Inception,
+    InceptionA,
+    InceptionB,
+    InceptionC,
+    InceptionD,
+    InceptionE,
     LocalResponseNorm,
     MBConv,
     NetworkSpec,
@@ -49,6 +55,11 @@ MODULES: dict[type, Callable[..., nn.Module]] = {
     Inception: InceptionModule,
     Pool: PoolModule,
     LocalResponseNorm: LocalResponseNormModule,
+    InceptionA: BranchesModule,
+    InceptionB: BranchesModule,
+    InceptionC: BranchesModule,
+    InceptionD: BranchesModule,
+    InceptionE: BranchesModule,
 }
 """Block spec type -> module class; every module takes (spec, in_channels, stride, drop_path), the
 drop-path rate being 0 unless the spec ``has_drop_path``."""

@@ -16,10 +16,11 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import ClassVar, TypeVar
 
 from nas_scaling.errors import SpecError
+from nas_scaling.spec.branches import Branch, BranchPool, branch_out_size, reduce3x3, same
 
 __all__ = [
     "ACTIVATIONS",
@@ -31,8 +32,14 @@ __all__ = [
     "DepthwiseSeparable",
     "Fire",
     "Inception",
+    "InceptionA",
+    "InceptionB",
+    "InceptionC",
+    "InceptionD",
+    "InceptionE",
     "LocalResponseNorm",
     "MBConv",
+    "MultiBranch",
     "Pool",
     "Residual",
     "Transition",
@@ -160,9 +167,10 @@ class ConvBlock(BlockSpec):
     kind: ClassVar[str] = "conv"
     strides: ClassVar[tuple[int, ...]] = (1, 2, 4)
     compact_keys: ClassVar[dict[str, str]] = {
-        "channels": "c", "kernel": "k", "padding": "p", "norm": "bn", "bias": "b", "act": "",
+        "channels": "c", "kernel": "k", "padding": "p", "norm": "bn", "bias": "b", "act": "", "eps": "eps",
     }
     compact_words: ClassVar[tuple[str, ...]] = ACTIVATIONS
+    quiet: ClassVar[tuple[str, ...]] = ("eps",)
 
     channels: int
     kernel: int = 3
@@ -171,6 +179,8 @@ class ConvBlock(BlockSpec):
     norm: bool = True
     bias: bool = False
     act: str = "relu"
+    eps: float = 1e-5
+    """The batch norm's epsilon (torch's default; torchvision's Inception v3 stem uses 1e-3)."""
 
     def __post_init__(self) -> None:
         _positive_int("channels", self.channels)
@@ -178,6 +188,7 @@ class ConvBlock(BlockSpec):
         if self.padding is not None:
             _non_negative_int("padding", self.padding)
         _act(self.act)
+        _fraction("eps", self.eps, low_open=True, high=0.1)
 
     @property
     def pad(self) -> int:
@@ -551,16 +562,220 @@ class LocalResponseNorm(BlockSpec):
         return self, repeats
 
 
+class MultiBranch(BlockSpec):
+    """Parallel branches concatenated, whose layers :meth:`branches` describes as pure data
+    (:mod:`nas_scaling.spec.branches`); one module and one cost function read that description.
+    Every int field is a channel count that a width multiplier scales, except ``kernel``."""
+
+    pools: ClassVar[tuple[str, ...]] = ("avg", "max")
+    compact_words: ClassVar[tuple[str, ...]] = pools
+
+    @abstractmethod
+    def branches(self, stride: int) -> tuple[Branch, ...]:
+        """The branches of one repeat at ``stride``, in the order their outputs are concatenated."""
+
+    def _check_fields(self) -> None:
+        for f in fields(self):  # type: ignore[arg-type]
+            if f.name == "kernel":
+                _kernel(self.kernel, (3, 5, 7))  # type: ignore[attr-defined]
+            elif f.name == "pool":
+                _check(self.pool in self.pools, f"pool must be one of avg, max, got {self.pool!r}")  # type: ignore[attr-defined]
+            else:
+                _positive_int(f.name, getattr(self, f.name))
+
+    def out_channels(self, in_channels: int) -> int:
+        return sum(b.out_channels(in_channels) for b in self.branches(1))
+
+    def out_size(self, size: int, stride: int) -> int:
+        return branch_out_size(self.branches(stride)[0], size)[0]
+
+    def scale_width(self: _B, scale: Scale) -> _B:
+        widths = [f.name for f in fields(self) if f.type == "int" and f.name != "kernel"]  # type: ignore[arg-type]
+        return replace(self, **{name: scale(getattr(self, name)) for name in widths})  # type: ignore[type-var]
+
+
+def _pool_branch(pool: str, proj: int) -> Branch:
+    """3x3 pooling at stride 1 (padded), then a 1x1 projection."""
+    return Branch((same(proj, 1),), pool=BranchPool(pool))
+
+
+@dataclass(frozen=True)
+class InceptionA(MultiBranch):
+    """Inception v3's 35x35 module (torchvision ``InceptionA``; Szegedy et al. 2016, figure 5 with
+    torchvision's extra 5x5 branch): 1x1; 1x1 -> 5x5; 1x1 -> 3x3 -> 3x3; 3x3 pool -> 1x1."""
+
+    kind: ClassVar[str] = "inceptiona"
+    strides: ClassVar[tuple[int, ...]] = (1,)
+    compact_keys: ClassVar[dict[str, str]] = {
+        "c1x1": "a", "c5x5_reduce": "br", "c5x5": "b", "c3x3dbl_reduce": "cr", "c3x3dbl": "c",
+        "pool_proj": "pp", "pool": "",
+    }
+
+    c1x1: int
+    c5x5_reduce: int
+    c5x5: int
+    c3x3dbl_reduce: int
+    c3x3dbl: int
+    pool_proj: int
+    pool: str = "avg"
+
+    def __post_init__(self) -> None:
+        self._check_fields()
+
+    def branches(self, stride: int) -> tuple[Branch, ...]:
+        return (
+            Branch((same(self.c1x1, 1),)),
+            Branch((same(self.c5x5_reduce, 1), same(self.c5x5, 5))),
+            Branch((same(self.c3x3dbl_reduce, 1), same(self.c3x3dbl, 3), same(self.c3x3dbl, 3))),
+            _pool_branch(self.pool, self.pool_proj),
+        )
+
+
+@dataclass(frozen=True)
+class InceptionB(MultiBranch):
+    """Inception v3's grid reduction 35x35 -> 17x17 (torchvision ``InceptionB``; Szegedy et al. 2016,
+    figure 10): unpadded 3x3 at the stage stride; 1x1 -> 3x3 -> unpadded 3x3 at the stride; 3x3 pool
+    at the stride, which passes its input's channels through. At stride 1 the map loses 2 pixels."""
+
+    kind: ClassVar[str] = "inceptionb"
+    strides: ClassVar[tuple[int, ...]] = (1, 2)
+    compact_keys: ClassVar[dict[str, str]] = {"c3x3": "b", "c3x3dbl_reduce": "cr", "c3x3dbl": "c", "pool": ""}
+
+    c3x3: int
+    c3x3dbl_reduce: int
+    c3x3dbl: int
+    pool: str = "max"
+
+    def __post_init__(self) -> None:
+        self._check_fields()
+
+    def branches(self, stride: int) -> tuple[Branch, ...]:
+        return (
+            Branch((reduce3x3(self.c3x3, stride),)),
+            Branch((same(self.c3x3dbl_reduce, 1), same(self.c3x3dbl, 3), reduce3x3(self.c3x3dbl, stride))),
+            Branch(pool=BranchPool(self.pool, stride, 0)),
+        )
+
+    def scale_depth(self, repeats: int, scale: Scale) -> tuple[InceptionB, int]:
+        """A grid reduction is not repeated by a depth multiplier."""
+        return self, repeats
+
+
+@dataclass(frozen=True)
+class InceptionC(MultiBranch):
+    """Inception v3's 17x17 module (torchvision ``InceptionC``; Szegedy et al. 2016, figure 6): an
+    n x n conv factorized into 1 x n and n x 1 (n = ``kernel``, 7 in the paper): 1x1; 1x1 -> 1xn ->
+    nx1; 1x1 -> nx1 -> 1xn -> nx1 -> 1xn; 3x3 pool -> 1x1. The inner convs of each factorized
+    branch have its ``_reduce`` width."""
+
+    kind: ClassVar[str] = "inceptionc"
+    strides: ClassVar[tuple[int, ...]] = (1,)
+    compact_keys: ClassVar[dict[str, str]] = {
+        "c1x1": "a", "c7x7_reduce": "br", "c7x7": "b", "c7x7dbl_reduce": "cr", "c7x7dbl": "c",
+        "pool_proj": "pp", "kernel": "k", "pool": "",
+    }
+
+    c1x1: int
+    c7x7_reduce: int
+    c7x7: int
+    c7x7dbl_reduce: int
+    c7x7dbl: int
+    pool_proj: int
+    kernel: int = 7
+    pool: str = "avg"
+
+    def __post_init__(self) -> None:
+        self._check_fields()
+
+    def branches(self, stride: int) -> tuple[Branch, ...]:
+        n, r, d = self.kernel, self.c7x7_reduce, self.c7x7dbl_reduce
+        return (
+            Branch((same(self.c1x1, 1),)),
+            Branch((same(r, 1), same(r, 1, n), same(self.c7x7, n, 1))),
+            Branch((same(d, 1), same(d, n, 1), same(d, 1, n), same(d, n, 1), same(self.c7x7dbl, 1, n))),
+            _pool_branch(self.pool, self.pool_proj),
+        )
+
+
+@dataclass(frozen=True)
+class InceptionD(MultiBranch):
+    """Inception v3's grid reduction 17x17 -> 8x8 (torchvision ``InceptionD``): 1x1 -> unpadded 3x3
+    at the stage stride; 1x1 -> 1xn -> nx1 -> unpadded 3x3 at the stride (n = ``kernel``); 3x3 pool
+    at the stride, which passes its input's channels through."""
+
+    kind: ClassVar[str] = "inceptiond"
+    strides: ClassVar[tuple[int, ...]] = (1, 2)
+    compact_keys: ClassVar[dict[str, str]] = {
+        "c3x3_reduce": "br", "c3x3": "b", "c7x7x3_reduce": "cr", "c7x7x3": "c", "kernel": "k", "pool": "",
+    }
+
+    c3x3_reduce: int
+    c3x3: int
+    c7x7x3_reduce: int
+    c7x7x3: int
+    kernel: int = 7
+    pool: str = "max"
+
+    def __post_init__(self) -> None:
+        self._check_fields()
+
+    def branches(self, stride: int) -> tuple[Branch, ...]:
+        n, r = self.kernel, self.c7x7x3_reduce
+        return (
+            Branch((same(self.c3x3_reduce, 1), reduce3x3(self.c3x3, stride))),
+            Branch((same(r, 1), same(r, 1, n), same(r, n, 1), reduce3x3(self.c7x7x3, stride))),
+            Branch(pool=BranchPool(self.pool, stride, 0)),
+        )
+
+    def scale_depth(self, repeats: int, scale: Scale) -> tuple[InceptionD, int]:
+        """A grid reduction is not repeated by a depth multiplier."""
+        return self, repeats
+
+
+@dataclass(frozen=True)
+class InceptionE(MultiBranch):
+    """Inception v3's 8x8 module with expanded filter banks (torchvision ``InceptionE``; Szegedy et
+    al. 2016, figure 7): 1x1; 1x1 -> (1x3 | 3x1); 1x1 -> 3x3 -> (1x3 | 3x1); 3x3 pool -> 1x1. Each
+    forked pair gives twice its width: out = c1x1 + 2 c3x3 + 2 c3x3dbl + pool_proj."""
+
+    kind: ClassVar[str] = "inceptione"
+    strides: ClassVar[tuple[int, ...]] = (1,)
+    compact_keys: ClassVar[dict[str, str]] = {
+        "c1x1": "a", "c3x3_reduce": "br", "c3x3": "b", "c3x3dbl_reduce": "cr", "c3x3dbl": "c",
+        "pool_proj": "pp", "pool": "",
+    }
+
+    c1x1: int
+    c3x3_reduce: int
+    c3x3: int
+    c3x3dbl_reduce: int
+    c3x3dbl: int
+    pool_proj: int
+    pool: str = "avg"
+
+    def __post_init__(self) -> None:
+        self._check_fields()
+
+    def branches(self, stride: int) -> tuple[Branch, ...]:
+        b, c = self.c3x3, self.c3x3dbl
+        return (
+            Branch((same(self.c1x1, 1),)),
+            Branch((same(self.c3x3_reduce, 1),), fork=(same(b, 1, 3), same(b, 3, 1))),
+            Branch((same(self.c3x3dbl_reduce, 1), same(c, 3)), fork=(same(c, 1, 3), same(c, 3, 1))),
+            _pool_branch(self.pool, self.pool_proj),
+        )
+
+
 Block = (
     ConvBlock | DepthwiseSeparable | MBConv | Residual | Fire | DenseBlock | Transition | Inception | Pool
-    | LocalResponseNorm
+    | LocalResponseNorm | InceptionA | InceptionB | InceptionC | InceptionD | InceptionE
 )
 
 BLOCK_TYPES: dict[str, type[Block]] = {
     cls.kind: cls
     for cls in (
         ConvBlock, DepthwiseSeparable, MBConv, Residual, Fire, DenseBlock, Transition, Inception, Pool,
-        LocalResponseNorm,
+        LocalResponseNorm, InceptionA, InceptionB, InceptionC, InceptionD, InceptionE,
     )
 }
 """Every kind by its name; the same classes as ``Block`` (a contract test holds them together)."""

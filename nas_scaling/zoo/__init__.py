@@ -7,6 +7,7 @@ from nas_scaling.zoo import densenet as _densenet  # noqa: F401
 from nas_scaling.zoo import densenet_cifar as _densenet_cifar  # noqa: F401
 from nas_scaling.zoo import efficientnet as _efficientnet  # noqa: F401  (registers entries)
 from nas_scaling.zoo import googlenet as _googlenet  # noqa: F401
+from nas_scaling.zoo import inception as _inception  # noqa: F401
 from nas_scaling.zoo import lenet as _lenet  # noqa: F401
 from nas_scaling.zoo import mobilenet as _mobilenet  # noqa: F401
 from nas_scaling.zoo import resnet as _resnet  # noqa: F401
