@@ -101,6 +101,8 @@ def profile(
         "size_at_bits": {str(b): size_at_bits(cost.params, b) for b in bits},
         "stages": [vars(s).copy() for s in cost.stages],
     }
+    if cost.aux_params:
+        out.update(aux_params=cost.aux_params, aux_macs=cost.aux_macs)
     if counter == "fvcore":
         from nas_scaling.cost import fvcore_flops
 
@@ -144,6 +146,10 @@ def run(args: argparse.Namespace) -> int:
     sizes = ", ".join(f"{n / 2**20:.2f} MiB ({n / 1e6:.2f} MB) at {b} bits" for b, n in data["size_at_bits"].items())
     print(f"params: {data['params']:,} ({sizes}; dense weights, no pruning)")
     print(f"MFLOPs (multiply-adds): {data['macs'] / 1e6:,.2f}")
+    if data.get("aux_params"):
+        print(f"auxiliary classifiers (training only): {data['aux_params']:,} of the params "
+              f"({data['params'] - data['aux_params']:,} without them, at inference); their "
+              f"{data['aux_macs'] / 1e6:,.2f} MFLOPs per training image are not in the MFLOPs above")
     if "fvcore_flops" in data:
         print(f"fvcore MFLOPs: {data['fvcore_flops'] / 1e6:,.2f} (its flop is a multiply-add; it also counts "
               f"batch norm and pooling)")

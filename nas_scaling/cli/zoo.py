@@ -25,10 +25,11 @@ def zoo_rows() -> list[dict[str, object]]:
     for entry in zoo.entries():
         spec = entry.spec()
         cost = count_cost(spec)
-        rows.append(
-            {"name": entry.name, "family": entry.family, "params": cost.params, "macs": cost.macs,
-             "resolution": spec.resolution}
-        )
+        row: dict[str, object] = {"name": entry.name, "family": entry.family, "params": cost.params,
+                                  "macs": cost.macs, "resolution": spec.resolution}
+        if cost.aux_params:  # training-only heads: in params, not in the (eval) MACs
+            row["aux_params"] = cost.aux_params
+        rows.append(row)
     return rows
 
 
@@ -37,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         emit(rows)
     elif args.format == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]))
+        fields = list(dict.fromkeys(k for r in rows for k in r))
+        writer = csv.DictWriter(sys.stdout, fieldnames=fields, restval=0)
         writer.writeheader()
         writer.writerows(rows)
     else:
@@ -50,6 +52,10 @@ def run(args: argparse.Namespace) -> int:
         )
         from nas_scaling import zoo
 
+        with_aux = [str(r["name"]) for r in rows if r.get("aux_params")]
+        if with_aux:
+            print(f"{', '.join(with_aux)}: params include the auxiliary classifiers (training only); MFLOPs "
+                  f"are eval-time, without them")
         for form, base in zoo.variants():
             print(f"also by name: {form} ({base} with any width and resolution multiplier)")
     return 0

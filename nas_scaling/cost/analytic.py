@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from nas_scaling.errors import UserError
+from nas_scaling.errors import SpecError, UserError
 from nas_scaling.spec.blocks import (
     ConvBlock,
     DenseBlock,
@@ -34,17 +34,18 @@ from nas_scaling.spec.blocks import (
     Transition,
 )
 from nas_scaling.spec.branches import branch_conv_out, branch_pool_out
-from nas_scaling.spec.compact import stage_to_compact
-from nas_scaling.spec.network import Head, NetworkSpec
+from nas_scaling.spec.compact import aux_to_compact, stage_to_compact
+from nas_scaling.spec.network import AuxHead, Head, NetworkSpec
 from nas_scaling.spec.shapes import BlockShape, block_shapes, conv_out_size
 
-__all__ = ["BLOCK_COSTS", "BYTES_PER_PARAM", "Cost", "StageCost", "block_cost", "count_cost", "head_cost",
+__all__ = ["BLOCK_COSTS", "BYTES_PER_PARAM", "Cost", "StageCost", "aux_cost", "block_cost", "count_cost", "head_cost",
            "model_size_bytes", "size_at_bits"]
 
 
 @dataclass(frozen=True)
 class StageCost:
-    """Cost of one stage (all its repeats) or of the head (``label == compact == "head"``)."""
+    """Cost of one stage (all its repeats), of the head (``label == compact == "head"``) or of an
+    auxiliary head (``aux[i]``, after the head: its parameters, and 0 MACs since it runs in training only)."""
 
     label: str
     compact: str
@@ -64,14 +65,21 @@ class Cost:
     macs: int
     resolution: int
     stages: tuple[StageCost, ...]
+    aux_params: int = 0
+    """Parameters of the auxiliary heads (training only), included in ``params``."""
+    aux_macs: int = 0
+    """MACs of the auxiliary heads in a training forward pass, not included in ``macs`` (inference)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "params": self.params,
             "macs": self.macs,
             "resolution": self.resolution,
             "stages": [vars(s).copy() for s in self.stages],
         }
+        if self.aux_params:
+            out.update(aux_params=self.aux_params, aux_macs=self.aux_macs)
+        return out
 
 
 def _conv(cin: int, cout: int, k: int, out_size: int, *, groups: int = 1, bias: bool = False,
@@ -243,6 +251,24 @@ def head_cost(head: Head, channels: int, size: int, num_classes: int) -> tuple[i
     return params, macs
 
 
+def aux_cost(aux: AuxHead, channels: int, size: int, num_classes: int) -> tuple[int, int]:
+    """(params, MACs) of :func:`nas_scaling.models.build_aux` on a ``channels`` x ``size``^2 map; the
+    MACs are those of a training forward pass (eval mode never runs it)."""
+    if aux.features(size) < 1:
+        raise SpecError(f"aux head after stages[{aux.after}] collapses the {size}x{size} map it is given")
+    side = aux.pooled_size(size)
+    params, macs = _conv(channels, aux.conv, 1, side)
+    if aux.conv2:
+        p, m = _conv(aux.conv, aux.conv2, aux.conv2_kernel, side - aux.conv2_kernel + 1)
+        params, macs = params + p, macs + m
+    features = aux.features(size)
+    for width in (*aux.hidden, num_classes):
+        params += features * width + width
+        macs += features * width
+        features = width
+    return params, macs
+
+
 def count_cost(spec: NetworkSpec, *, resolution: int | None = None) -> Cost:
     """Parameters and multiply-adds of ``spec`` at ``resolution`` (default: the spec's own).
 
@@ -270,8 +296,17 @@ def count_cost(spec: NetworkSpec, *, resolution: int | None = None) -> Cost:
     last = shapes[-1]
     hp, hm = head_cost(spec.head, last.out_channels, last.out_size, spec.num_classes)
     out.append(StageCost("head", "head", 1, last.out_channels, spec.num_classes, 1, hp, hm))
+    n_stem = len(spec.stem)
+    ends = {s.stage_index - n_stem: s for s in shapes if s.stage_index >= n_stem}
+    aux_params = aux_macs = 0
+    for i, a in enumerate(spec.aux):
+        end = ends[a.after]
+        ap, am = aux_cost(a, end.out_channels, end.out_size, spec.num_classes)
+        aux_params, aux_macs = aux_params + ap, aux_macs + am
+        # the parameters are the module's; the MACs are training-only, so the row and total carry 0
+        out.append(StageCost(f"aux[{i}]", aux_to_compact(a), 1, end.out_channels, spec.num_classes, 1, ap, 0))
     res = spec.resolution if resolution is None else resolution
-    return Cost(sum(s.params for s in out), sum(s.macs for s in out), res, tuple(out))
+    return Cost(sum(s.params for s in out), sum(s.macs for s in out), res, tuple(out), aux_params, aux_macs)
 
 
 BYTES_PER_PARAM: dict[str, int] = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from nas_scaling.errors import SpecError
 from nas_scaling.models.blocks import (
     BranchesModule,
     ConvModule,
@@ -22,6 +23,7 @@ from nas_scaling.models.blocks import (
 )
 from nas_scaling.models.layers import activation, conv_bn_act
 from nas_scaling.spec import (
+    AuxHead,
     ConvBlock,
     DenseBlock,
     DepthwiseSeparable,
@@ -42,7 +44,7 @@ from nas_scaling.spec import (
     block_shapes,
 )
 
-__all__ = ["MODULES", "Network", "build_head", "build_model", "count_parameters", "example_input"]
+__all__ = ["MODULES", "Network", "build_aux", "build_head", "build_model", "count_parameters", "example_input"]
 
 MODULES: dict[type, Callable[..., nn.Module]] = {
     ConvBlock: ConvModule,
@@ -103,17 +105,55 @@ def build_head(head: Head, channels: int, size: int, num_classes: int) -> nn.Seq
     return nn.Sequential(*layers)
 
 
-class Network(nn.Module):
-    """A built spec: ``stem`` and ``stages`` (one Sequential per stage) then ``head``."""
+def build_aux(aux: AuxHead, channels: int, size: int, num_classes: int) -> nn.Sequential:
+    """An auxiliary classifier (:class:`~nas_scaling.spec.AuxHead`) on a ``channels`` x ``size``^2 map."""
+    if aux.features(size) < 1:
+        raise SpecError(f"aux head after stages[{aux.after}] collapses the {size}x{size} map it is given")
+    layers: list[nn.Module] = [
+        nn.AvgPool2d(aux.pool_kernel, aux.pool_stride) if aux.pool_kernel else nn.AdaptiveAvgPool2d(aux.pool),
+        conv_bn_act(channels, aux.conv, 1, bn_eps=1e-3),
+    ]
+    if aux.conv2:
+        layers += [conv_bn_act(aux.conv, aux.conv2, aux.conv2_kernel, padding=0, bn_eps=1e-3), nn.AdaptiveAvgPool2d(1)]
+    layers.append(nn.Flatten(1))
+    features = aux.features(size)
+    for width in aux.hidden:
+        layers += [nn.Linear(features, width), nn.ReLU(inplace=True)]
+        features = width
+    if aux.dropout > 0:
+        layers.append(nn.Dropout(aux.dropout))
+    layers.append(nn.Linear(features, num_classes))
+    return nn.Sequential(*layers)
 
-    def __init__(self, stem: nn.Sequential, stages: nn.Sequential, head: nn.Sequential) -> None:
+
+class Network(nn.Module):
+    """A built spec: ``stem`` and ``stages`` (one Sequential per stage) then ``head``.
+
+    With auxiliary heads (``aux``, each on the output of stage ``aux_after[i]``), training mode
+    returns ``(logits, aux0, aux1, ...)`` and ``aux_weights`` are their loss weights; eval mode
+    returns the logits alone and never runs them."""
+
+    def __init__(
+        self, stem: nn.Sequential, stages: nn.Sequential, head: nn.Sequential, aux: nn.ModuleList | None = None,
+        aux_after: tuple[int, ...] = (), aux_weights: tuple[float, ...] = (),
+    ) -> None:
         super().__init__()
         self.stem = stem
         self.stages = stages
         self.head = head
+        self.aux = aux if aux is not None else nn.ModuleList()
+        self.aux_after = aux_after
+        self.aux_weights = aux_weights
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.stages(self.stem(x)))
+    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, ...]:
+        if not (self.training and len(self.aux)):
+            return self.head(self.stages(self.stem(x)))
+        x = self.stem(x)
+        aux: list[Tensor] = []
+        for index, stage in enumerate(self.stages):
+            x = stage(x)
+            aux += [head(x) for head, after in zip(self.aux, self.aux_after, strict=True) if after == index]
+        return (self.head(x), *aux)
 
 
 def _init_weights(model: nn.Module) -> None:
@@ -164,10 +204,16 @@ def build_model(spec: NetworkSpec, *, resolution: int | None = None) -> Network:
         else:
             body_stages[shape.stage_index - n_stem].append(module)
     last = shapes[-1]
+    ends = {s.stage_index - n_stem: s for s in body}  # each body stage's last repeat
     model = Network(
         nn.Sequential(*(nn.Sequential(*m) for m in stem_stages)),
         nn.Sequential(*(nn.Sequential(*m) for m in body_stages)),
         build_head(spec.head, last.out_channels, last.out_size, spec.num_classes),
+        nn.ModuleList(
+            build_aux(a, ends[a.after].out_channels, ends[a.after].out_size, spec.num_classes) for a in spec.aux
+        ),
+        tuple(a.after for a in spec.aux),
+        tuple(a.weight for a in spec.aux),
     )
     _init_weights(model)
     return model

@@ -37,6 +37,11 @@ def prunable_weights(model: nn.Module) -> list[Tensor]:
     return [m.weight for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
 
 
+def _logits(output: Tensor | tuple[Tensor, ...]) -> Tensor:
+    """The main logits: a network with auxiliary classifiers returns ``(logits, aux...)`` in train mode."""
+    return output[0] if isinstance(output, tuple) else output
+
+
 @contextmanager
 def _preserved(model: nn.Module, *, train: bool) -> Iterator[None]:
     """Run in train (stochastic layers off) or eval mode; restore modes, buffers and grads after."""
@@ -82,7 +87,7 @@ def synflow(model: nn.Module, input_shape: Sequence[int]) -> float:
                     signs.append((p, torch.sign(p)))
                     p.abs_()
             weights = prunable_weights(model)
-            output = model(torch.ones(shape, dtype=torch.float64))
+            output = _logits(model(torch.ones(shape, dtype=torch.float64)))
             grads = torch.autograd.grad(output.sum(), weights, allow_unused=True)
             pairs = zip(weights, grads, strict=True)
             total = sum(float((w.detach() * g).abs().sum()) for w, g in pairs if g is not None)
@@ -123,7 +128,7 @@ def naswot(model: nn.Module, x: Tensor) -> float:
 def _loss_grads(model: nn.Module, x: Tensor, y: Tensor) -> tuple[list[Tensor], list[Tensor | None]]:
     weights = prunable_weights(model)
     with _preserved(model, train=True):
-        loss = F.cross_entropy(model(x), y)
+        loss = F.cross_entropy(_logits(model(x)), y)
         grads = torch.autograd.grad(loss, weights, allow_unused=True)
     return weights, list(grads)
 
@@ -149,7 +154,7 @@ def jacob_cov(model: nn.Module, x: Tensor) -> float:
     """
     inputs = x.detach().clone().requires_grad_(True)
     with _preserved(model, train=True):
-        (jacobian,) = torch.autograd.grad(model(inputs).sum(), inputs)
+        (jacobian,) = torch.autograd.grad(_logits(model(inputs)).sum(), inputs)
     corr = torch.corrcoef(jacobian.reshape(x.shape[0], -1).double())
     if not bool(torch.isfinite(corr).all()):
         return math.nan

@@ -36,11 +36,12 @@ from nas_scaling.spec.io import (
     spec_to_json,
     spec_to_yaml,
 )
-from nas_scaling.spec.network import Head, NetworkSpec, Stage
+from nas_scaling.spec.network import AuxHead, Head, NetworkSpec, Stage
 from nas_scaling.spec.shapes import BlockShape, block_shapes
 
 __all__ = [
     "ACTIVATIONS",
+    "AuxHead",
     "BLOCK_TYPES",
     "Block",
     "BlockShape",

@@ -15,9 +15,9 @@ from typing import Any
 
 from nas_scaling.errors import SpecError
 from nas_scaling.spec.blocks import BLOCK_TYPES
-from nas_scaling.spec.network import Head, NetworkSpec, Stage
+from nas_scaling.spec.network import AuxHead, Head, NetworkSpec, Stage
 
-__all__ = ["head_to_compact", "network_to_compact", "stage_from_compact", "stage_to_compact"]
+__all__ = ["aux_to_compact", "head_to_compact", "network_to_compact", "stage_from_compact", "stage_to_compact"]
 
 # Each kind's token keys and words are its ``compact_keys`` and ``compact_words`` (spec/blocks.py).
 _TOKEN = re.compile(r"^([a-z]+)(-?[0-9][0-9.e+-]*)$")
@@ -95,11 +95,21 @@ def head_to_compact(head: Head) -> str:
             f"_d{head.dropout:.12g}_{head.classifier}")
 
 
+def aux_to_compact(aux: AuxHead) -> str:
+    """An auxiliary head in one token: ``aux_at3_p4_c128_h1024_d0.7_w0.3`` (GoogLeNet's first);
+    a fixed pool reads ``pk5x3``, a second conv ``cc768x5``."""
+    pool = f"pk{aux.pool_kernel}x{aux.pool_stride}" if aux.pool_kernel else f"p{aux.pool}"
+    conv2 = f"_cc{aux.conv2}x{aux.conv2_kernel}" if aux.conv2 else ""
+    hidden = "-".join(map(str, aux.hidden)) or "0"
+    return f"aux_at{aux.after}_{pool}_c{aux.conv}{conv2}_h{hidden}_d{aux.dropout:.12g}_w{aux.weight:.12g}"
+
+
 def network_to_compact(spec: NetworkSpec) -> str:
-    """One line for a whole network: stem, stages and head with ``|`` between them, then the input
-    (``@16x1`` = 16 px, 1 channel) and the classes. Two specs that differ only in their name give
-    the same line; any other difference shows."""
+    """One line for a whole network: stem, stages and head with ``|`` between them (auxiliary heads,
+    if any, after the head), then the input (``@16x1`` = 16 px, 1 channel) and the classes. Two
+    specs that differ only in their name give the same line; any other difference shows."""
     stem = " ".join(stage_to_compact(s) for s in spec.stem)
     body = " ".join(stage_to_compact(s) for s in spec.stages)
-    return (f"{stem} | {body} | {head_to_compact(spec.head)} @{spec.resolution}x{spec.in_channels} "
+    aux = "".join(f" {aux_to_compact(a)}" for a in spec.aux)
+    return (f"{stem} | {body} | {head_to_compact(spec.head)}{aux} @{spec.resolution}x{spec.in_channels} "
             f"->{spec.num_classes} sd{spec.stochastic_depth:.12g}")

@@ -17,7 +17,7 @@ import yaml
 
 from nas_scaling.errors import SpecError, UserError
 from nas_scaling.spec.blocks import BLOCK_TYPES, Block
-from nas_scaling.spec.network import Head, NetworkSpec, Stage
+from nas_scaling.spec.network import AuxHead, Head, NetworkSpec, Stage
 
 __all__ = [
     "load_spec",
@@ -31,7 +31,9 @@ __all__ = [
 ]
 
 _STAGE_KEYS = ("repeats", "stride")
-_NETWORK_KEYS = ("name", "in_channels", "resolution", "num_classes", "stochastic_depth", "stem", "stages", "head")
+_NETWORK_KEYS = (
+    "name", "in_channels", "resolution", "num_classes", "stochastic_depth", "stem", "stages", "head", "aux",
+)
 
 
 def _plain(value: Any) -> Any:
@@ -49,8 +51,9 @@ def _stage_to_dict(stage: Stage) -> dict[str, Any]:
 
 
 def spec_to_dict(spec: NetworkSpec) -> dict[str, Any]:
-    """A plain dict (lists, not tuples) that :func:`spec_from_dict` turns back into ``spec``."""
-    return {
+    """A plain dict (lists, not tuples) that :func:`spec_from_dict` turns back into ``spec``; ``aux``
+    only when the spec has auxiliary heads."""
+    out = {
         "name": spec.name,
         "in_channels": spec.in_channels,
         "resolution": spec.resolution,
@@ -60,6 +63,9 @@ def spec_to_dict(spec: NetworkSpec) -> dict[str, Any]:
         "stages": [_stage_to_dict(s) for s in spec.stages],
         "head": {f.name: _plain(getattr(spec.head, f.name)) for f in dataclasses.fields(Head)},
     }
+    if spec.aux:
+        out["aux"] = [{f.name: _plain(getattr(a, f.name)) for f in dataclasses.fields(AuxHead)} for a in spec.aux]
+    return out
 
 
 def _check_types(cls: type, values: dict[str, Any], where: str) -> dict[str, Any]:
@@ -136,10 +142,14 @@ def spec_from_dict(data: Any) -> NetworkSpec:
     if not isinstance(head_data, dict):
         raise SpecError(f"head must be a mapping, got {head_data!r}")
     head = _build(Head, head_data, "head")
+    aux_data = data.get("aux", [])
+    if not isinstance(aux_data, list):
+        raise SpecError(f"aux must be a list of auxiliary heads, got {aux_data!r}")
+    aux = tuple(_build(AuxHead, a if isinstance(a, dict) else {}, f"aux[{i}]") for i, a in enumerate(aux_data))
     rest = {k: data[k] for k in ("name", "in_channels", "resolution", "num_classes", "stochastic_depth") if k in data}
     if "stochastic_depth" in rest and isinstance(rest["stochastic_depth"], int):
         rest["stochastic_depth"] = float(rest["stochastic_depth"])
-    return NetworkSpec(stem=stages["stem"], stages=stages["stages"], head=head, **rest)
+    return NetworkSpec(stem=stages["stem"], stages=stages["stages"], head=head, aux=aux, **rest)
 
 
 def spec_to_json(spec: NetworkSpec) -> str:

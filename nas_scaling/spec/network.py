@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from nas_scaling.errors import SpecError
 from nas_scaling.spec.blocks import ACTIVATIONS, BLOCK_TYPES, Block
 
-__all__ = ["Head", "NetworkSpec", "Stage"]
+__all__ = ["AuxHead", "Head", "NetworkSpec", "Stage"]
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,65 @@ class Head:
             raise SpecError("head.hidden must be empty when head.classifier is 'conv'")
 
 
+def _count(name: str, value: object, low: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise SpecError(f"{name} must be an integer >= {low}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class AuxHead:
+    """An auxiliary classifier on the output of body stage ``after`` (an index into ``stages``),
+    used in training only: the built network returns ``(logits, aux0, aux1, ...)`` in training
+    mode and the logits alone in eval mode, and the training loss adds ``weight`` times each aux
+    head's loss (Szegedy et al. 2015: 0.3; 2016: 0.4).
+
+    Layers: an average pool, adaptive to ``pool`` x ``pool`` (GoogLeNet: 4), or with
+    ``pool_kernel`` > 0 a fixed ``pool_kernel`` x ``pool_kernel`` one at ``pool_stride`` (Inception
+    v3: 5, 3); a 1x1 conv to ``conv`` channels; with ``conv2`` > 0 an unpadded ``conv2_kernel`` conv
+    to ``conv2`` channels and a global average pool (Inception v3: 768, 5); flatten; a linear layer
+    + ReLU per ``hidden`` width (GoogLeNet: 1024); dropout (GoogLeNet: 0.7); the classifier. Every
+    conv is conv + BN (eps 1e-3) + ReLU, torchvision's ``BasicConv2d``."""
+
+    after: int
+    pool: int = 4
+    pool_kernel: int = 0
+    pool_stride: int = 1
+    conv: int = 128
+    conv2: int = 0
+    conv2_kernel: int = 5
+    hidden: tuple[int, ...] = ()
+    dropout: float = 0.0
+    weight: float = 0.3
+
+    def __post_init__(self) -> None:
+        _count("aux.after", self.after, 0)
+        for name in ("pool", "pool_stride", "conv", "conv2_kernel"):
+            _count(f"aux.{name}", getattr(self, name), 1)
+        _count("aux.pool_kernel", self.pool_kernel, 0)
+        _count("aux.conv2", self.conv2, 0)
+        if not isinstance(self.hidden, tuple) or not all(
+            isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in self.hidden
+        ):
+            raise SpecError(f"aux.hidden must be a list of positive integers, got {self.hidden!r}")
+        d = self.dropout
+        if not isinstance(d, (int, float)) or isinstance(d, bool) or not 0.0 <= d < 1.0:
+            raise SpecError(f"aux.dropout must be a number in [0, 1), got {d!r}")
+        w = self.weight
+        if not isinstance(w, (int, float)) or isinstance(w, bool) or not math.isfinite(w) or w < 0:
+            raise SpecError(f"aux.weight must be a non-negative number, got {w!r}")
+
+    def pooled_size(self, size: int) -> int:
+        """Side of the map after the pool (< 1: collapsed)."""
+        return (size - self.pool_kernel) // self.pool_stride + 1 if self.pool_kernel else self.pool
+
+    def features(self, size: int) -> int:
+        """Inputs of the first linear layer for a ``size`` x ``size`` stage output (< 1: collapsed)."""
+        side = self.pooled_size(size)
+        if self.conv2:
+            return self.conv2 if side - self.conv2_kernel + 1 >= 1 and side >= 1 else 0
+        return self.conv * side * side if side >= 1 else 0
+
+
 @dataclass(frozen=True)
 class NetworkSpec:
     """A whole network. ``stem`` stages are scaled in width only; ``stages`` also in depth."""
@@ -92,6 +151,9 @@ class NetworkSpec:
     num_classes: int = 1000
     stochastic_depth: float = 0.0
     """Largest drop probability of residual branches, rising linearly over blocks (EfficientNet)."""
+    aux: tuple[AuxHead, ...] = ()
+    """Auxiliary classifiers used in training only (GoogLeNet, Inception v3); files and compact
+    forms carry this field only when it is not empty."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -110,6 +172,14 @@ class NetworkSpec:
         sd = self.stochastic_depth
         if not isinstance(sd, (int, float)) or isinstance(sd, bool) or not math.isfinite(sd) or not 0.0 <= sd < 1.0:
             raise SpecError(f"stochastic_depth must be a number in [0, 1), got {sd!r}")
+        if not isinstance(self.aux, tuple) or not all(isinstance(a, AuxHead) for a in self.aux):
+            raise SpecError(f"aux must be a list of auxiliary heads, got {self.aux!r}")
+        for a in self.aux:
+            if a.after >= len(self.stages):
+                raise SpecError(
+                    f"aux.after must name one of the {len(self.stages)} body stages (0 to {len(self.stages) - 1}), "
+                    f"got {a.after}"
+                )
 
     @property
     def all_stages(self) -> tuple[Stage, ...]:

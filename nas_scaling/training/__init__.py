@@ -17,6 +17,7 @@ from nas_scaling.training.checkpoint import (
 from nas_scaling.training.config import OPTIMIZERS, TrainConfig
 from nas_scaling.training.device import resolve_device, seed_everything
 from nas_scaling.training.loop import (
+    AUX_WEIGHT,
     EpochReport,
     EvalMetrics,
     StopTraining,
@@ -24,10 +25,12 @@ from nas_scaling.training.loop import (
     evaluate,
     lr_at,
     train,
+    training_loss,
 )
 from nas_scaling.training.recipes import RECIPES, recipe_config
 
 __all__ = [
+    "AUX_WEIGHT",
     "OPTIMIZERS",
     "RECIPES",
     "EpochReport",
@@ -46,4 +49,5 @@ __all__ = [
     "save_train_state",
     "seed_everything",
     "train",
+    "training_loss",
 ]

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import Dataset
 
@@ -33,7 +33,10 @@ from nas_scaling.training.device import (
     set_global_rng_states,
 )
 
-__all__ = ["EpochReport", "EvalMetrics", "StopTraining", "TrainResult", "evaluate", "lr_at", "train"]
+__all__ = [
+    "AUX_WEIGHT", "EpochReport", "EvalMetrics", "StopTraining", "TrainResult", "evaluate", "lr_at", "train",
+    "training_loss",
+]
 
 Status = Literal["completed", "stopped", "failed"]
 
@@ -344,6 +347,25 @@ class _EpochOutcome:
     bad_step: int | None
 
 
+AUX_WEIGHT = 0.3
+"""Loss weight of an auxiliary classifier when the model names none (Szegedy et al. 2015, section 5)."""
+
+
+def training_loss(criterion: nn.Module, output: Tensor | tuple[Tensor, ...], y: Tensor, model: nn.Module) -> Tensor:
+    """``criterion`` on the logits, plus, when the model returns ``(logits, aux0, aux1, ...)`` in
+    training mode (GoogLeNet, Inception v3), each auxiliary output's loss times its weight: the
+    model's ``aux_weights`` (a built spec's :class:`~nas_scaling.spec.AuxHead` weights) or else
+    :data:`AUX_WEIGHT` each (torchvision's models)."""
+    if not isinstance(output, tuple):
+        return criterion(output, y)
+    logits, *aux = output
+    weights = tuple(getattr(model, "aux_weights", ())) or (AUX_WEIGHT,) * len(aux)
+    loss = criterion(logits, y)
+    for weight, out in zip(weights, aux, strict=True):
+        loss = loss + weight * criterion(out, y)
+    return loss
+
+
 def _train_epoch(run: _Session, config: TrainConfig, criterion: nn.Module, device: torch.device) -> _EpochOutcome:
     """One pass over the training batches; stops at the first non-finite loss."""
     cuda = device.type == "cuda"
@@ -360,7 +382,7 @@ def _train_epoch(run: _Session, config: TrainConfig, criterion: nn.Module, devic
         for group in optimizer.param_groups:
             group["lr"] = lr
         with _autocast(device):
-            loss = criterion(model(run.augment(x)), y)
+            loss = training_loss(criterion, model(run.augment(x)), y, model)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if config.grad_clip is not None:

@@ -10,16 +10,19 @@ counts match it exactly. Two deviations from the paper are torchvision's and kep
 
 torchvision's BasicConv2d uses batch-norm eps 1e-3; the Inception modules do too, but
 :class:`~nas_scaling.spec.ConvBlock` has no eps field, so the three stem convs use torch's default
-1e-5 (no effect on parameter or MAC counts). The auxiliary classifiers of the paper (training-time
-only) are not modelled: this is torchvision's ``aux_logits=False`` network.
+1e-5 (no effect on parameter or MAC counts). ``googlenet`` is torchvision's ``aux_logits=False``
+network (its eval-time form, 6,624,904 parameters); ``googlenet_aux`` adds the paper's two auxiliary
+classifiers (training only, loss weight 0.3), torchvision's ``aux_logits=True`` (13,004,888).
 """
 
 from __future__ import annotations
 
-from nas_scaling.spec import ConvBlock, Head, Inception, NetworkSpec, Pool, Stage
+from dataclasses import replace
+
+from nas_scaling.spec import AuxHead, ConvBlock, Head, Inception, NetworkSpec, Pool, Stage
 from nas_scaling.zoo.registry import register
 
-__all__ = ["googlenet"]
+__all__ = ["googlenet", "googlenet_aux"]
 
 # (c1x1, c3x3_reduce, c3x3, c5x5_reduce, c5x5, pool_proj) per Inception module (paper Table 1).
 _Widths = tuple[int, int, int, int, int, int]
@@ -82,3 +85,23 @@ def googlenet(*, num_classes: int = 1000, in_channels: int = 3, small: bool = Fa
         resolution=32 if small else 224,
         num_classes=num_classes,
     )
+
+
+# After inception 4a and 4d: 4x4 average pool, 1x1 conv to 128, FC 1024 + ReLU, dropout 0.7, FC
+# (paper section 5, with torchvision's adaptive pool and batch norm).
+_AUX = AuxHead(after=3, pool=4, conv=128, hidden=(1024,), dropout=0.7, weight=0.3)
+
+
+@register(
+    "googlenet_aux",
+    family="googlenet",
+    paper="Szegedy et al., Going Deeper with Convolutions, CVPR 2015 (arXiv:1409.4842)",
+    torchvision="googlenet",
+    torchvision_kwargs={"aux_logits": True, "init_weights": False},
+    small="small=True: googlenet's small form with the same two auxiliary heads (on 16x16 maps).",
+)
+def googlenet_aux(*, num_classes: int = 1000, in_channels: int = 3, small: bool = False) -> NetworkSpec:
+    """GoogLeNet with its two auxiliary classifiers (Szegedy et al., CVPR 2015, section 5), used in
+    training only: the parameter count includes them, the MACs (eval) do not."""
+    spec = googlenet(num_classes=num_classes, in_channels=in_channels, small=small)
+    return replace(spec, name="googlenet_aux", aux=(_AUX, replace(_AUX, after=6)))

@@ -7,13 +7,18 @@ unpadded or padded 3x3/1x1 convs and two max pools (299 -> 35), three 35x35 modu
 modules with 7x7 convs factorized into 1x7 and 7x1 (``InceptionC``), a reduction to 8x8
 (``InceptionD``) and two 8x8 modules with expanded filter banks (``InceptionE``), then global
 average pooling, dropout 0.5 and the classifier. Every conv is conv (no bias) + batch norm (eps
-1e-3) + ReLU, torchvision's ``BasicConv2d``. The auxiliary classifier (training only) is not part of
-this entry: it is torchvision's ``aux_logits=False`` network.
+1e-3) + ReLU, torchvision's ``BasicConv2d``. ``inception_v3`` is torchvision's ``aux_logits=False``
+network (its eval-time form, 23,834,568 parameters); ``inception_v3_aux`` adds the auxiliary
+classifier on the last 17x17 module (training only, loss weight 0.4), torchvision's
+``aux_logits=True`` (27,161,264).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from nas_scaling.spec import (
+    AuxHead,
     ConvBlock,
     Head,
     InceptionA,
@@ -27,7 +32,7 @@ from nas_scaling.spec import (
 )
 from nas_scaling.zoo.registry import register
 
-__all__ = ["inception_v3"]
+__all__ = ["inception_v3", "inception_v3_aux"]
 
 _EPS = 1e-3  # torchvision's BasicConv2d
 
@@ -76,3 +81,24 @@ def inception_v3(*, num_classes: int = 1000, in_channels: int = 3, small: bool =
         resolution=32 if small else 299,
         num_classes=num_classes,
     )
+
+
+@register(
+    "inception_v3_aux",
+    family="inception",
+    paper="Szegedy et al., Rethinking the Inception Architecture for Computer Vision, CVPR 2016 (arXiv:1512.00567)",
+    torchvision="inception_v3",
+    torchvision_kwargs={"aux_logits": True, "init_weights": False},
+    small=(
+        "small=True: inception_v3's small form; the auxiliary head pools its 15x15 map adaptively to 5x5 "
+        "(instead of a 5x5 pool at stride 3), so its 5x5 conv still ends at 1x1."
+    ),
+)
+def inception_v3_aux(*, num_classes: int = 1000, in_channels: int = 3, small: bool = False) -> NetworkSpec:
+    """Inception v3 with its auxiliary classifier on Mixed_6e (Szegedy et al., CVPR 2016, section 4:
+    5x5 average pool at stride 3, 1x1 conv to 128, 5x5 conv to 768, FC), used in training only: the
+    parameter count includes it, the MACs (eval) do not. Loss weight 0.4, as torchvision's recipe."""
+    spec = inception_v3(num_classes=num_classes, in_channels=in_channels, small=small)
+    pool = {"pool": 5} if small else {"pool_kernel": 5, "pool_stride": 3}
+    aux = AuxHead(after=5, conv=128, conv2=768, conv2_kernel=5, weight=0.4, **pool)  # type: ignore[arg-type]
+    return replace(spec, name="inception_v3_aux", aux=(aux,))

@@ -78,7 +78,9 @@ _REFERENCE: dict[str, ImageNetReference] = {
     "efficientnet_b6": _tv("EfficientNet_B6_Weights", 84.008, 96.916),
     "efficientnet_b7": _tv("EfficientNet_B7_Weights", 84.122, 96.908),
     "googlenet": _tv("GoogLeNet_Weights", 69.778, 89.53),
+    "googlenet_aux": _tv("GoogLeNet_Weights", 69.778, 89.53),  # the same eval network; aux heads train it
     "inception_v3": _tv("Inception_V3_Weights", 77.294, 93.45),
+    "inception_v3_aux": _tv("Inception_V3_Weights", 77.294, 93.45),
     "mobilenet_v1": ImageNetReference(0.706, None, _HOWARD + ": top-1 70.6%, top-5 not reported"),
     "mobilenet_v2": _tv("MobileNet_V2_Weights", 71.878, 90.286),
     "resnet18": _tv("ResNet18_Weights", 69.758, 89.078),

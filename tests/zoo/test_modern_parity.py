@@ -38,7 +38,7 @@ def _macs(model: nn.Module, *shape: int) -> int:
 
 def test_all_entries_are_registered() -> None:
     assert sorted(e.name for e in ENTRIES) == sorted([
-        "googlenet",
+        "googlenet", "googlenet_aux",
         "squeezenet1_0", "squeezenet1_0_simple", "squeezenet1_0_complex",
         "squeezenet1_1", "squeezenet1_1_simple", "squeezenet1_1_complex",
         "densenet121", "densenet169", "densenet201", "densenet264",
