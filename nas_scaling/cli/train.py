@@ -64,8 +64,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--output", type=Path, default=None, help="folder for spec.yaml, weights.pt, metrics.json "
                    "and the checkpoint (default runs/<name>)")
     p.add_argument("--resume", action="store_true", help="continue the interrupted training in --output")
-    p.add_argument("--topk", type=_ranks_list, default=(1, 5), metavar="K[,K...]",
-                   help="rank-k accuracies to report on validation and test (default: 1,5)")
+    p.add_argument("--topk", type=_ranks_list, default=None, metavar="K[,K...]",
+                   help="rank-k accuracies to report on validation and test besides top-1 and top-5 "
+                   "(top-k with k = the classes when there are fewer than 5), e.g. 1,5,10")
     add_format(p)
     p.set_defaults(func=run)
 
@@ -185,7 +186,7 @@ def train_arch(args: argparse.Namespace, *, tracker: Tracker | None = None) -> d
     from nas_scaling.training import save_train_state, seed_everything, train
 
     spec, _, inputs = _spec(args)
-    if args.topk[-1] > spec.num_classes:
+    if args.topk is not None and args.topk[-1] > spec.num_classes:
         raise UserError(f"--topk {args.topk[-1]} exceeds the {spec.num_classes} classes of {args.dataset}; "
                         f"use ranks from 1 to {spec.num_classes}")
     config = _config(args)
@@ -222,7 +223,7 @@ def train_arch(args: argparse.Namespace, *, tracker: Tracker | None = None) -> d
         with contextlib.suppress(Exception):
             tracker.end_run(run_id, "KILLED")
         raise
-    ranks = _rank_accuracy(model, data, args.topk, config.device) if result.status != "failed" else {}
+    ranks = _rank_accuracy(model, data, args.topk, config.device) if args.topk and result.status != "failed" else {}
     metrics = _finish(spec, args, model, result, out, tracker, run_id, ranks)
     checkpoint.unlink(missing_ok=True)
     return metrics
