@@ -112,7 +112,9 @@ def test_ui_serves_the_study_and_the_runs_to_a_real_browser(tmp_path: Path) -> N
     assert STUDY in {r.info.run_name for r in runs}  # the grid's parent run is named after the study
     # a model-training experiment (MLflow 3 opens it on its runs, not on the GenAI traces overview)
     assert experiment.tags.get("mlflow.experimentKind") == "custom_model_development"
-    [child] = [r for r in runs if r.data.tags.get("kind") == "grid"]
+    [child] = [r for r in runs if r.data.tags.get("kind") == "grid" and "control" not in r.data.tags]
+    [control] = [r for r in runs if r.data.tags.get("control") == "base"]  # the base, trained as the control
+    assert control.data.params["phi"] == "0"
     [dataset] = child.inputs.dataset_inputs  # the Dataset column
     assert dataset.dataset.name == "digits" and dataset.dataset.digest
     assert child.info.end_time - child.info.start_time > 100  # started with its training, not after it
