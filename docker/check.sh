@@ -160,8 +160,8 @@ step_base() { debian_base; python_base; }
 
 serve_pip_indexes() {  # sets PIP_BUILD_ARGS: the host pip's local indexes, served on 127.0.0.1
     PIP_BUILD_ARGS=()
-    local port settings line
-    port=$(free_port)
+    local port=${PIP_SERVER_PORT:-8731} settings line  # a fixed port: the URLs are build arguments, and
+    ! port_taken "$port" || port=$(free_port)          # changed ones make the build reinstall everything
     mkdir -p "$WORK/pip"
     settings=$(python3 docker/check.py pip-indexes "$WORK/pip" "http://127.0.0.1:$port")
     [[ -n "$settings" ]] || return 0
@@ -205,7 +205,7 @@ step_grid() {
     docker rm -f "$name" >/dev/null 2>&1 || true
     start=$(date +%s)
     log "grid: docker run --network host $IMAGE nas-scaling grid --budget 2xFLOPS --no-progress"
-    docker run --name "$name" --network host --init --shm-size 2g "$IMAGE" \
+    docker run --name "$name" --network host --init --shm-size 10g "$IMAGE" \
         nas-scaling grid --budget 2xFLOPS --no-progress 2>"$CHECK_LOGS/grid.stderr" | tee "$CHECK_LOGS/grid.log" \
         || status=$?
     ((status == 0)) || { tail_of "$CHECK_LOGS/grid.stderr"; die "the grid exited with $status"; }
@@ -248,7 +248,6 @@ step_stack() {
     {
         echo "RAY_AUTH_TOKEN=$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
         echo "RAY_WORKER_CPUS=$(nproc)"
-        echo "RAY_SHM_SIZE=2gb"
         echo "NAS_BASE_IMAGE=$PYTHON_BASE"
     } >"$WORK/compose.env"
     umask "$mask"
@@ -298,6 +297,12 @@ step_stack() {
     python3 docker/check.py stack --mlflow http://127.0.0.1:5000 --dashboard http://127.0.0.1:8080 \
         --study "$study" --worker-node "$worker_node" "${others[@]}" || die "the stack's records"
     "${COMPOSE[@]}" logs --no-color >"$CHECK_LOGS/services.log" 2>&1 || true
+    local restarts containers
+    mapfile -t containers < <("${COMPOSE[@]}" ps -q)
+    restarts=$(docker inspect -f '{{index .Config.Labels "com.docker.compose.service"}}={{.RestartCount}}' \
+        "${containers[@]}" | sort | paste -sd' ')
+    log "stack: restarts: $restarts"
+    [[ ! "$restarts" =~ =[1-9] ]] || die "a service restarted (see $CHECK_LOGS/services.log)"
     log "stack: down"
     "${COMPOSE[@]}" down --volumes --remove-orphans --timeout 30 >"$CHECK_LOGS/down.log" 2>&1 \
         || { tail_of "$CHECK_LOGS/down.log"; die "compose down"; }

@@ -82,12 +82,24 @@ def test_check_override_puts_every_service_on_the_host_network() -> None:
     assert override["services"]["ray-worker"]["deploy"] is RESET  # no GPU reservation on a CPU host
 
 
-def test_check_override_runs_the_runners_default_command_without_gpus() -> None:
-    default = [str(w) for w in _load(DOCKER / "compose.yaml")["services"]["runner"]["command"]]
-    check = [str(w) for w in _load(DOCKER / "compose.check.yaml")["services"]["runner"]["command"]]
+def test_check_override_changes_the_commands_only_where_it_says() -> None:
+    """MLflow and optuna-dashboard listen on 127.0.0.1, the head's node address is 127.0.0.1, the runner asks
+    for no GPU; the rest of each command is compose.yaml's, and the worker's script is not replaced."""
+    compose, override = _load(DOCKER / "compose.yaml")["services"], _load(DOCKER / "compose.check.yaml")["services"]
+
+    def words(services: dict[str, Any], name: str) -> list[str]:
+        return [str(w) for w in services[name]["command"]]
+
+    for name in ("mlflow", "optuna-dashboard"):
+        assert "--host=0.0.0.0" in words(compose, name)
+        assert words(override, name) == [("--host=127.0.0.1" if w == "--host=0.0.0.0" else w)
+                                         for w in words(compose, name)], name
+    assert words(override, "ray-head") == [*words(compose, "ray-head"), "--node-ip-address=127.0.0.1"]
+    default = words(compose, "runner")
     i = default.index("--gpus-per-trial") + 1
     assert float(default[i]) > 0
-    assert check == [*default[:i], "0", *default[i + 1:]]
+    assert words(override, "runner") == [*default[:i], "0", *default[i + 1:]]
+    assert all("entrypoint" not in s for s in override.values()) and "command" not in override["ray-worker"]
 
 
 def test_check_script_uses_host_networking_for_every_build_and_container() -> None:

@@ -276,6 +276,31 @@ def test_dashboard_reads_the_studies_the_runner_writes() -> None:
     assert "mlflow" not in [v.split(":")[0] for v in runner.get("volumes", [])]  # MLflow only through its server
 
 
+def test_dashboard_creates_optunas_tables_before_it_starts(tmp_path: Path) -> None:
+    """optuna-dashboard exits on a storage without Optuna's tables (as before the runner's first study); its
+    entrypoint creates them for the storage URL that ends the command, then becomes the command."""
+    from optuna.exceptions import StorageInternalError
+    from optuna_dashboard._storage_url import get_storage
+
+    dashboard = _service("optuna-dashboard")
+    script, zero = (s.replace("$$", "$") for s in dashboard["entrypoint"][-2:])
+    url = f"sqlite:///{tmp_path}/studies.db"
+    with pytest.raises(StorageInternalError):
+        get_storage(url)  # what the dashboard alone does with an empty storage
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python").write_text(f'#!/bin/bash\nexec {sys.executable} "$@"\n')  # this venv's, with optuna
+    (bin_dir / "python").chmod(0o755)
+    (bin_dir / "optuna-dashboard").write_text('#!/bin/bash\nprintf "%s\\n" "$0" "$@" > "$LOG"\n')
+    (bin_dir / "optuna-dashboard").chmod(0o755)
+    command = [*(str(w) for w in dashboard["command"][:-1]), url]
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "LOG": str(tmp_path / "log")}
+    out = subprocess.run(["bash", "-c", script, zero, *command], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "log").read_text().splitlines() == [str(bin_dir / "optuna-dashboard"), *command[1:]]
+    assert get_storage(url).get_all_studies() == []  # opens now; the runner adds its studies later
+
+
 def test_ray_head_workers_and_runner_form_one_cluster() -> None:
     head = _words(_service("ray-head")["command"])
     assert head[:4] == ["ray", "start", "--head", "--block"]
