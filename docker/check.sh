@@ -168,6 +168,10 @@ serve_pip_indexes() {  # sets PIP_BUILD_ARGS: the host pip's local indexes, serv
     python3 -m http.server --bind 127.0.0.1 --directory "$WORK/pip" "$port" >"$CHECK_LOGS/pip-server.log" 2>&1 &
     SERVER_PID=$!
     wait_for 30 "the pip index server on 127.0.0.1:$port" port_taken "$port"
+    local link
+    for link in "$WORK"/pip/*; do
+        log "build: serving $(readlink "$link") at http://127.0.0.1:$port/${link##*/}"
+    done
     while IFS= read -r line; do
         log "build: the host's pip setting $line"
         PIP_BUILD_ARGS+=(--build-arg "$line")
@@ -201,13 +205,15 @@ print(", ".join(f"{n} {version(n)}" for n in ("nas-scaling", "torch", "torchvisi
 
 step_grid() {
     docker image inspect "$IMAGE" >/dev/null 2>&1 || die "no $IMAGE: run the build step first"
-    local name=$CHECK_PROJECT-grid start status=0
+    local name=$CHECK_PROJECT-grid start status
     docker rm -f "$name" >/dev/null 2>&1 || true
     start=$(date +%s)
     log "grid: docker run --network host $IMAGE nas-scaling grid --budget 2xFLOPS --no-progress"
+    set +e
     docker run --name "$name" --network host --init --shm-size 10g "$IMAGE" \
-        nas-scaling grid --budget 2xFLOPS --no-progress 2>"$CHECK_LOGS/grid.stderr" | tee "$CHECK_LOGS/grid.log" \
-        || status=$?
+        nas-scaling grid --budget 2xFLOPS --no-progress 2>"$CHECK_LOGS/grid.stderr" | tee "$CHECK_LOGS/grid.log"
+    status=${PIPESTATUS[0]}
+    set -e
     ((status == 0)) || { tail_of "$CHECK_LOGS/grid.stderr"; die "the grid exited with $status"; }
     log "grid: finished in $(seconds_since "$start") s"
     docker cp "$name:/workspace/runs" "$WORK/grid-runs" >/dev/null
@@ -273,8 +279,12 @@ step_stack() {
 
     start=$(date +%s)
     log "stack: compose run runner (grid --budget 2xFLOPS --address ray-head:6379 --gpus-per-trial 0)"
-    local status=0
-    "${COMPOSE[@]}" run --rm -T runner 2>"$CHECK_LOGS/runner.stderr" | tee "$CHECK_LOGS/runner.log" || status=$?
+    local status
+    set +e  # MLflow's links to each run it logs are left in the log only
+    "${COMPOSE[@]}" run --rm -T runner 2>"$CHECK_LOGS/runner.stderr" | tee "$CHECK_LOGS/runner.log" \
+        | grep -v -E ' View (run|experiment) .*at: http'
+    status=${PIPESTATUS[0]}
+    set -e
     if ((status != 0)); then
         tail_of "$CHECK_LOGS/runner.stderr"
         "${COMPOSE[@]}" logs --no-color >"$CHECK_LOGS/services.log" 2>&1 || true
