@@ -119,6 +119,9 @@ class _Record(tune.Callback):
 
 
 class RayExecutor:
+    """Trials as Ray Tune trials. An actor trains trial after trial (Tune's ``reuse_actors``): its
+    worker process imports torch and loads the dataset once, for its first trial, not for each."""
+
     def __init__(
         self,
         *,
@@ -126,7 +129,9 @@ class RayExecutor:
         cpus_per_trial: float = 1.0,
         gpus_per_trial: float = 0.0,
         max_concurrent: int | None = None,
+        reuse_actors: bool = True,
     ) -> None:
+        """``reuse_actors=False`` gives each trial a new actor, as before issue 17 (for the benchmark)."""
         if not cpus_per_trial > 0:
             raise UserError(f"cpus-per-trial must be > 0, got {cpus_per_trial!r}")
         if gpus_per_trial < 0:
@@ -135,6 +140,7 @@ class RayExecutor:
         self.cpus_per_trial = cpus_per_trial
         self.gpus_per_trial = gpus_per_trial
         self.max_concurrent = max_concurrent
+        self.reuse_actors = reuse_actors
         self._started_ray = False
         self.slots = 1
 
@@ -180,13 +186,14 @@ class RayExecutor:
 
     def _run_grid(self, tasks: Sequence[TrainTask], record: _Record, storage: str) -> _Record:
         self._init()
+        self.slots = min(self.slots, len(tasks))
         threads = max(1, int(self.cpus_per_trial))
         configs = [dataclasses.asdict(dataclasses.replace(t, train={**t.train, "threads": threads})) for t in tasks]
         resources = {"cpu": self.cpus_per_trial, "gpu": self.gpus_per_trial}
         tuner = tune.Tuner(
             tune.with_resources(ray_trainable, resources),
             param_space={"task": tune.grid_search(configs)},
-            tune_config=tune.TuneConfig(max_concurrent_trials=self.slots),
+            tune_config=tune.TuneConfig(max_concurrent_trials=self.slots, reuse_actors=self.reuse_actors),
             run_config=tune.RunConfig(
                 name="nas-scaling",
                 storage_path=storage,
@@ -224,7 +231,7 @@ class RayExecutor:
         tuner = tune.Tuner(
             tune.with_resources(ray_stream_trainable, {"cpu": self.cpus_per_trial, "gpu": self.gpus_per_trial}),
             tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=count,
-                                        max_concurrent_trials=self.slots),
+                                        max_concurrent_trials=self.slots, reuse_actors=self.reuse_actors),
             run_config=tune.RunConfig(
                 name="nas-scaling-search",
                 storage_path=storage,

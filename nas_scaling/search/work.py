@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from nas_scaling.search.outcomes import TaskStatus
 
@@ -53,6 +53,12 @@ class TaskResult:
     """Epochs trained (of the last seed): fewer than asked when stopped early."""
     val_images: int = 0
     """Validation images every score was measured on (for its standard error); 0 when unknown."""
+    started_at: float = 0.0
+    """When the worker began the task (seconds since the epoch, ``time.time()``); 0 when unknown."""
+    import_seconds: float = 0.0
+    """Of the task's time, importing torch and the training code (0 in a worker that has them already)."""
+    load_seconds: float = 0.0
+    """Of ``train_seconds``, loading the dataset (near 0 in a worker that has it cached)."""
 
     def metrics(self) -> dict[str, float]:
         out = {"train_seconds": self.train_seconds}
@@ -65,8 +71,16 @@ class TaskResult:
         return out
 
 
+class _Timing(TypedDict):
+    started_at: float
+    import_seconds: float
+    load_seconds: float
+
+
 def run_task(task: TrainTask, *, report: Callable[[int, float], None] | None = None) -> TaskResult:
     """Train ``task``'s spec once per seed; ``report(epoch, val_top1)`` sees every epoch."""
+    started_at = time.time()
+    began = time.perf_counter()
     import torch
 
     from nas_scaling.data import load_dataset
@@ -75,6 +89,7 @@ def run_task(task: TrainTask, *, report: Callable[[int, float], None] | None = N
     from nas_scaling.training import EpochReport, TrainConfig, seed_everything, train
 
     start = time.perf_counter()
+    timing = _Timing(started_at=started_at, import_seconds=start - began, load_seconds=0.0)
     host = socket.gethostname()
     top1: list[float] = []
     top5: list[float] = []
@@ -87,6 +102,7 @@ def run_task(task: TrainTask, *, report: Callable[[int, float], None] | None = N
             data_dir=None if task.data_dir is None else Path(task.data_dir), subset=task.subset,
             seed=task.seeds[0] if task.seeds else 0,
         )
+        timing["load_seconds"] = time.perf_counter() - start
         base_config = TrainConfig(**task.train)
         for seed in task.seeds:
             seed_everything(seed)
@@ -101,17 +117,18 @@ def run_task(task: TrainTask, *, report: Callable[[int, float], None] | None = N
                 return TaskResult(task.key, TaskStatus(result.status), result.reason or "training did not complete",
                                   val_top1=result.val_top1 if stopped else None,
                                   val_top5=result.val_top5 if stopped else None,
-                                  train_seconds=time.perf_counter() - start, node=host, epochs=result.epochs_run)
+                                  train_seconds=time.perf_counter() - start, node=host, epochs=result.epochs_run,
+                                  **timing)
             epochs = result.epochs_run
             top1.append(result.val_top1)
             top5.append(result.val_top5 or 0.0)
             losses.append(result.val_loss or 0.0)
     except torch.cuda.OutOfMemoryError as exc:
         return TaskResult(task.key, TaskStatus.FAILED, f"out of memory: {exc}".splitlines()[0],
-                          train_seconds=time.perf_counter() - start, node=host)
+                          train_seconds=time.perf_counter() - start, node=host, **timing)
     except Exception as exc:  # a candidate that cannot be trained is a failed trial, not a crash
         return TaskResult(task.key, TaskStatus.FAILED, f"{type(exc).__name__}: {exc}".splitlines()[0],
-                          train_seconds=time.perf_counter() - start, node=host)
+                          train_seconds=time.perf_counter() - start, node=host, **timing)
     return TaskResult(
         task.key,
         TaskStatus.COMPLETED,
@@ -125,4 +142,5 @@ def run_task(task: TrainTask, *, report: Callable[[int, float], None] | None = N
         node=host,
         epochs=epochs,
         val_images=len(data.val),  # type: ignore[arg-type]
+        **timing,
     )
