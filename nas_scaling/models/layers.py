@@ -35,15 +35,15 @@ def activation(name: str) -> Callable[..., nn.Module] | None:
 class DepthwiseConv2d(nn.Conv2d):
     """A depthwise ``nn.Conv2d`` (``groups`` = channels, "same" padding) that, on a square map too
     small for its kernel, convolves with only the taps that ever meet the map: on a 1x1 map a 5x5
-    kernel's centre alone (a per-channel product), on a 2x2 map its central 3x3. The other taps
-    only ever meet zero padding, so the outputs are the same (to the bit without a bias) and their
-    gradients the same zeros; the weights keep their shape, and so the parameter count, the state dict and the
-    MACs counted (as the papers count them, for the whole kernel). It matters on CPU, where
-    PyTorch's depthwise backward on such maps is slow: EfficientNet's last stages run on 1x1 and
-    2x2 maps at 16-32 px inputs (a training step of a 2xFLOPS efficientnet_tiny at 16 px: 1.5x
-    faster, measured in benchmarks/README.md). In eval mode it is the plain convolution, so that
-    every counter of executed operations (fvcore, torch's FlopCounterMode) and every latency
-    measurement sees the network as built; the backward pass, where the time goes, is in training."""
+    kernel's centre alone (a per-channel product), on a 2x2 map its central 3x3. The other taps only
+    ever meet zero padding, so the outputs are the same (to the bit without a bias) and their
+    gradients the same zeros; the weights keep their shape, hence the parameter count, the state dict
+    and the MACs counted (for the whole kernel, as the papers count them). It matters on CPU, where
+    PyTorch's depthwise backward on such maps is slow: EfficientNet's last stages run on 1x1 and 2x2
+    maps at 16-32 px inputs (a training step of the grid's 2xFLOPS efficientnet_tiny candidates at
+    16 px: 1.47x faster, ``benchmarks/depthwise_step.py``). In eval mode it is the plain convolution,
+    so every counter of executed operations (fvcore, FlopCounterMode) and every latency measurement
+    sees the network as built; the backward pass, where the time goes, runs in training."""
 
     def forward(self, x: Tensor) -> Tensor:
         size, kernel, stride = x.shape[-1], self.kernel_size[0], self.stride[0]

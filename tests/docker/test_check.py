@@ -58,6 +58,9 @@ def _docker_answers() -> bool:
 
 @pytest.mark.slow
 def test_check_script_runs_end_to_end(tmp_path: Path) -> None:
+    """Opt-in (``NAS_SCALING_DOCKER_CHECK=1``): it builds a 7 GB image and takes 15-25 minutes."""
+    if os.environ.get("NAS_SCALING_DOCKER_CHECK") != "1":
+        pytest.skip("set NAS_SCALING_DOCKER_CHECK=1 to build the image and run docker/check.sh")
     if not _docker_answers():
         pytest.skip("no Docker engine answers `docker info`")
     out = subprocess.run([str(CHECK_SH)], env={**os.environ, "CHECK_LOGS": str(tmp_path)}, capture_output=True,
