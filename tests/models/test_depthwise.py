@@ -1,5 +1,5 @@
 """DepthwiseConv2d: on a map smaller than its kernel it convolves with the taps that meet the map
-only; outputs and gradients must be those of the plain convolution."""
+only, over an explicitly padded input; outputs and gradients must be those of the plain convolution."""
 
 from __future__ import annotations
 
@@ -10,17 +10,36 @@ from torch import nn
 from nas_scaling.models.layers import DepthwiseConv2d, conv_bn_act
 
 
-@pytest.mark.parametrize("kernel", [3, 5, 7])
-@pytest.mark.parametrize("size", [1, 2, 3, 4, 5])
-@pytest.mark.parametrize("stride", [1, 2])
+def _cases() -> list[tuple[int, tuple[int, int], int, int]]:
+    """(kernel, map, stride, padding) with "same" padding and with less, wherever the plain
+    convolution is defined."""
+    cases = []
+    for kernel in (3, 5, 7):
+        for size in ((1, 1), (2, 2), (3, 3), (4, 4), (5, 5), (2, 4), (1, 6)):
+            for stride in (1, 2, 3):
+                for padding in sorted({kernel // 2, kernel // 2 - 1}):
+                    if min(size) + 2 * padding >= kernel:
+                        cases.append((kernel, size, stride, padding))
+    return cases
+
+
+@pytest.mark.parametrize(("kernel", "size", "stride", "padding"), _cases())
 @pytest.mark.parametrize("bias", [False, True])
-def test_same_outputs_and_gradients_as_the_plain_convolution(kernel: int, size: int, stride: int, bias: bool) -> None:
-    torch.manual_seed(kernel * 100 + size * 10 + stride)
-    plain = nn.Conv2d(6, 6, kernel, stride=stride, padding=kernel // 2, groups=6, bias=bias)
-    fast = DepthwiseConv2d(6, 6, kernel, stride=stride, padding=kernel // 2, groups=6, bias=bias)
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_same_outputs_and_gradients_as_the_plain_convolution(
+    kernel: int, size: tuple[int, int], stride: int, padding: int, bias: bool, channels_last: bool
+) -> None:
+    height, width = size
+    torch.manual_seed(kernel * 100 + height * 10 + width + stride)
+    plain = nn.Conv2d(6, 6, kernel, stride=stride, padding=padding, groups=6, bias=bias)
+    fast = DepthwiseConv2d(6, 6, kernel, stride=stride, padding=padding, groups=6, bias=bias)
     fast.load_state_dict(plain.state_dict())
-    x = torch.randn(4, 6, size, size)
-    out_plain, out_fast = plain(x), fast(x)
+    x = torch.randn(4, 6, height, width)
+    if channels_last:  # the layout the training loop uses
+        plain, fast = plain.to(memory_format=torch.channels_last), fast.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    x_plain, x_fast = x.clone().requires_grad_(), x.clone().requires_grad_()
+    out_plain, out_fast = plain(x_plain), fast(x_fast)
     if bias:  # the bias is added in another order: equal to rounding
         torch.testing.assert_close(out_fast, out_plain, rtol=1e-6, atol=1e-6)
     else:  # the unused taps only ever add products with zero padding: equal to the bit
@@ -30,6 +49,7 @@ def test_same_outputs_and_gradients_as_the_plain_convolution(kernel: int, size: 
     (out_fast * upstream).sum().backward()
     assert fast.weight.grad is not None and plain.weight.grad is not None
     torch.testing.assert_close(fast.weight.grad, plain.weight.grad, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(x_fast.grad, x_plain.grad, rtol=1e-5, atol=1e-6)
     if bias:
         torch.testing.assert_close(fast.bias.grad, plain.bias.grad, rtol=1e-5, atol=1e-6)
 
