@@ -95,6 +95,8 @@ def random_flip(images: torch.Tensor, generator: torch.Generator) -> torch.Tenso
 
 
 def _policy_transform(policy: str) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    if policy not in ("trivialaugment", "randaugment"):
+        return None  # torchvision only where a policy needs it (its import costs seconds)
     from torchvision.transforms import v2
 
     if policy == "trivialaugment":

@@ -19,7 +19,8 @@ from contextlib import contextmanager
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torchvision.ops import StochasticDepth
+
+from nas_scaling.models.layers import StochasticDepth
 
 __all__ = ["CODE_ACTIVATIONS", "grad_norm", "jacob_cov", "naswot", "prunable_weights", "snip", "synflow"]
 

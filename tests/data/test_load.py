@@ -115,3 +115,23 @@ def test_split_helpers_cover_every_index_once() -> None:
     joined = np.sort(np.concatenate(parts))
     assert np.array_equal(joined, np.arange(labels.size))
     assert all(np.array_equal(a, b) for a, b in zip(parts, stratified_split(labels, (0.6, 0.2, 0.2)), strict=True))
+
+
+def test_digits_are_scikit_learns_digits_read_without_importing_it() -> None:
+    """The bundled file read directly gives what ``load_digits`` gives; sklearn is not imported."""
+    import subprocess
+    import sys
+
+    from sklearn.datasets import load_digits
+
+    from nas_scaling.data.sources import digits_arrays
+
+    x, y = digits_arrays()
+    expected_x, expected_y = load_digits(return_X_y=True)
+    assert x.dtype == expected_x.dtype and y.dtype == expected_y.dtype
+    assert np.array_equal(x, expected_x) and np.array_equal(y, expected_y)
+    probe = ("import sys; from nas_scaling.data import load_dataset; "
+             "load_dataset('digits', resolution=16, in_channels=1); "
+             "print(sorted(m for m in ('sklearn', 'scipy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

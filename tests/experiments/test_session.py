@@ -122,18 +122,29 @@ def test_a_child_run_that_finished_before_its_trial_was_written_is_restored(tmp_
         assert {k: r.val_top1 for k, r in session.completed().items()} == {"k0": 0.4, "k1": 0.4}
 
 
+def test_tasks_are_handed_over_largest_first(tmp_path: Path) -> None:
+    """Multiply-adds times seeds, a stable sort: with trials side by side the shortest run last."""
+    plan = _plan(4)
+    tasks = _tasks(plan)
+    tasks[0] = TrainTask("k0", {}, "digits", {}, seeds=(0, 1, 2, 4, 5))  # 5 x 1000 multiply-adds
+    executor = FakeExecutor(lambda k: 0.5)
+    with _session(tmp_path, MemoryTracker()) as session:
+        session.run(executor, plan, tasks)
+    assert executor.ran == ["k0", "k3", "k2", "k1"]
+
+
 def test_an_interrupt_kills_the_parent_and_the_live_runs_and_keeps_what_finished(tmp_path: Path) -> None:
     tracker = MemoryTracker()
     plan = _plan()
     with pytest.raises(KeyboardInterrupt), _session(tmp_path, tracker) as session:
         session.start_child(plan[2])  # a run that is training when Ctrl-C lands
-        session.run(FakeExecutor(lambda k: 0.5, stop_after=1), plan[:2], _tasks(plan[:2]))
+        session.run(FakeExecutor(lambda k: 0.5, stop_after=1), plan[:2], _tasks(plan[:2]))  # k1 goes first
     [parent] = tracker.find_runs({"kind": "grid-parent"})
     assert parent.status == "KILLED"
     status = {r.tags["candidate"]: (r.status, r.tags.get("state")) for r in tracker.find_runs({"kind": "grid"})}
-    assert status == {"k0": ("FINISHED", "complete"), "k2": ("KILLED", "interrupted")}
+    assert status == {"k1": ("FINISHED", "complete"), "k2": ("KILLED", "interrupted")}
     with _session(tmp_path, tracker) as session:
-        assert [p.key for p in session.restore(plan)] == ["k1", "k2"]
+        assert [p.key for p in session.restore(plan)] == ["k0", "k2"]
         assert tracker.runs[parent.run_id].status == "RUNNING"
 
 
