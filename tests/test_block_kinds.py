@@ -13,10 +13,10 @@ from typing import get_args
 
 import pytest
 import torch
+from torchvision.ops import StochasticDepth
 
 from nas_scaling.cost import BLOCK_COSTS, count_cost
 from nas_scaling.models import MODULES, build_model
-from nas_scaling.models.layers import StochasticDepth
 from nas_scaling.scaling import scale_block_width, scale_stage_depth
 from nas_scaling.spec import (
     BLOCK_TYPES,

@@ -49,12 +49,12 @@ def prescreen_options(
 ) -> PrescreenOptions | None:
     """The :class:`PrescreenOptions` of ``add_prescreen_args``' flags (None without ``--prescreen``)."""
     from nas_scaling.errors import UserError
-    from nas_scaling.experiments.prescreen import PrescreenOptions
 
     if args.prescreen is None:
         if args.proxy is not None or args.train_top is not None:
             raise UserError("--proxy and --train-top need --prescreen N (how many candidates to score)")
         return None
+    from nas_scaling.experiments.prescreen import PrescreenOptions  # torch and the models: only when asked
     top = args.train_top if args.train_top is not None else min(args.prescreen, default_top or args.prescreen)
     if most is not None and top > most[1]:
         raise UserError(f"--train-top must be at most {most[0]} (the trials to train), got {top} > {most[1]}")

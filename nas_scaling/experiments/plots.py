@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING
 
 from matplotlib.figure import Figure
 
-from nas_scaling.proxies.registry import VOTE_PROXIES
-
 if TYPE_CHECKING:
     from nas_scaling.experiments.grid import GridResult
     from nas_scaling.experiments.proxy_study import StudyResult
@@ -65,6 +63,8 @@ def plot_grid(result: GridResult, path: Path) -> None:
 
 
 def plot_proxies(result: StudyResult, path: Path) -> None:
+    from nas_scaling.proxies.registry import VOTE_PROXIES  # imports torch and the models: only here
+
     names = [c.proxy for c in result.correlations]
     cols = 3
     rows = math.ceil(len(names) / cols)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+from torchvision.ops import SqueezeExcitation, StochasticDepth
 
-from nas_scaling.models.layers import SqueezeExcitation, StochasticDepth, activation, conv_bn_act
+from nas_scaling.models.layers import activation, conv_bn_act
 from nas_scaling.spec import (
     ConvBlock,
     DenseBlock,

@@ -1,106 +1,15 @@
-"""Names in specs resolved to torch layers.
-
-Three small layers here are torchvision's, written again with the same structure, parameters,
-state-dict keys, initialisation order and random draws (``tests/models/test_layers.py`` checks them
-against torchvision's): ``Conv2dNormActivation``, ``SqueezeExcitation`` and ``StochasticDepth``.
-Importing any of ``torchvision.ops`` imports torchvision whole, ``torch._dynamo`` included: 1.4-2.7 s
-on a 2-core machine, paid by every command and by every Ray worker before its first trial, for
-layers of ten lines each. torchvision remains the source of datasets, transforms and reference models.
-"""
+"""Names in specs resolved to torch layers."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torchvision.ops.misc import Conv2dNormActivation
 
-__all__ = ["Conv2dNormActivation", "SqueezeExcitation", "StochasticDepth", "activation", "conv_bn_act"]
-
-
-class Conv2dNormActivation(nn.Sequential):
-    """Convolution, then a norm layer and an activation where given (indices 0, 1, 2), as
-    ``torchvision.ops.misc.Conv2dNormActivation``; ``bias`` defaults to "no norm layer"."""
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int,
-        stride: int = 1,
-        padding: int | None = None,
-        groups: int = 1,
-        norm_layer: Callable[..., nn.Module] | None = nn.BatchNorm2d,
-        activation_layer: Callable[..., nn.Module] | None = nn.ReLU,
-        dilation: int = 1,
-        inplace: bool | None = True,
-        bias: bool | None = None,
-    ) -> None:
-        if padding is None:
-            padding = (kernel_size - 1) // 2 * dilation
-        if bias is None:
-            bias = norm_layer is None
-        layers: list[nn.Module] = [nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding,
-                                             dilation=dilation, groups=groups, bias=bias)]
-        if norm_layer is not None:
-            layers.append(norm_layer(out_channels))
-        if activation_layer is not None:
-            layers.append(activation_layer() if inplace is None else activation_layer(inplace=inplace))
-        super().__init__(*layers)
-        self.out_channels = out_channels
-
-
-class SqueezeExcitation(nn.Module):
-    """Squeeze-and-excitation (Hu et al. 2018) as ``torchvision.ops.SqueezeExcitation``: global
-    average pool, biased 1x1 conv to ``squeeze_channels``, activation, biased 1x1 conv back, sigmoid,
-    times the input."""
-
-    def __init__(
-        self,
-        input_channels: int,
-        squeeze_channels: int,
-        activation: Callable[..., nn.Module] = nn.ReLU,
-        scale_activation: Callable[..., nn.Module] = nn.Sigmoid,
-    ) -> None:
-        super().__init__()
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc1 = nn.Conv2d(input_channels, squeeze_channels, 1)
-        self.fc2 = nn.Conv2d(squeeze_channels, input_channels, 1)
-        self.activation = activation()
-        self.scale_activation = scale_activation()
-
-    def forward(self, x: Tensor) -> Tensor:
-        scale = self.scale_activation(self.fc2(self.activation(self.fc1(self.avgpool(x)))))
-        return scale * x
-
-
-class StochasticDepth(nn.Module):
-    """Drop path (Huang et al. 2016) per sample in training, as ``torchvision.ops.StochasticDepth``
-    in ``"row"`` mode: each sample's residual branch is zeroed with probability ``p`` and the kept
-    ones scaled by ``1 / (1 - p)``; the identity in eval mode."""
-
-    def __init__(self, p: float, mode: str = "row") -> None:
-        super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"drop probability must be in [0, 1], got {p}")
-        if mode != "row":
-            raise ValueError(f"mode must be 'row', got {mode!r}")
-        self.p = p
-        self.mode = mode
-
-    def forward(self, x: Tensor) -> Tensor:
-        if not self.training or self.p == 0.0:
-            return x
-        survival = 1.0 - self.p
-        noise = torch.empty([x.shape[0]] + [1] * (x.ndim - 1), dtype=x.dtype, device=x.device).bernoulli_(survival)
-        if survival > 0.0:
-            noise.div_(survival)
-        return x * noise
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}, mode={self.mode}"
+__all__ = ["activation", "conv_bn_act"]
 
 _ACTIVATIONS: dict[str, type[nn.Module] | None] = {
     "relu": nn.ReLU,
@@ -183,7 +92,7 @@ def conv_bn_act(
     act: str = "relu",
     bn_eps: float = 1e-5,
 ) -> Conv2dNormActivation:
-    """:class:`Conv2dNormActivation` with our names; bias defaults to ``not norm``; a depthwise
+    """torchvision's Conv2dNormActivation with our names; bias defaults to ``not norm``; a depthwise
     convolution is a :class:`DepthwiseConv2d`."""
     block = Conv2dNormActivation(
         in_channels,

@@ -19,8 +19,7 @@ from contextlib import contextmanager
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-
-from nas_scaling.models.layers import StochasticDepth
+from torchvision.ops import StochasticDepth
 
 __all__ = ["CODE_ACTIVATIONS", "grad_norm", "jacob_cov", "naswot", "prunable_weights", "snip", "synflow"]
 

@@ -108,6 +108,16 @@ def test_help_does_not_import_torch() -> None:
     assert proc.stdout.strip() == "False"
 
 
+def test_the_grid_driver_does_not_import_torchvision_without_prescreening() -> None:
+    """Only trials build networks; importing torchvision (torch._dynamo with it) costs the driver 1.5-3 s."""
+    code = ("import sys, argparse; import nas_scaling.cli.grid, nas_scaling.experiments.grid, "
+            "nas_scaling.experiments.plots; from nas_scaling.cli.proxies import prescreen_options; "
+            "prescreen_options(argparse.Namespace(prescreen=None, proxy=None, train_top=None), default_top=None); "
+            "print('torchvision' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "False"
+
+
 # --- search: options and space files ----------------------------------------------------------------
 
 GOOD_SPACE = """\

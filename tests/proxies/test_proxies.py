@@ -6,11 +6,11 @@ from collections.abc import Iterator
 import pytest
 import torch
 from torch import nn
+from torchvision.ops import StochasticDepth
 
 from nas_scaling.data import load_dataset
 from nas_scaling.errors import UserError
 from nas_scaling.models import build_model
-from nas_scaling.models.layers import StochasticDepth
 from nas_scaling.proxies import PROXIES, compute_proxies, grad_norm, jacob_cov, naswot, snip, synflow, vote
 from nas_scaling.spec import ConvBlock, Head, MBConv, NetworkSpec, Stage
 from nas_scaling.zoo import get_spec
