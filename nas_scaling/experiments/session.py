@@ -285,8 +285,9 @@ class StudySession:
 
         The tasks are handed over largest first (multiply-adds times seeds; a stable sort), so that
         with trials side by side the last to start are the shortest and no slot idles long while the
-        last one trains (the longest-processing-time-first rule): the default grid's 9 trainings on
-        two slots finish about 8 s sooner (benchmarks/README.md). Results do not depend on the order."""
+        last one trains (the longest-processing-time-first rule; the default grid used to start its
+        largest network last, and one core then idled for most of a training). Results do not depend
+        on the order."""
         by_key = {p.key: p for p in plan}
         tasks = sorted(tasks, key=lambda t: by_key[t.key].macs * len(t.seeds), reverse=True)
 
