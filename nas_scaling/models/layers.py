@@ -55,7 +55,8 @@ class DepthwiseConv2d(nn.Conv2d):
     state dict and the MACs counted (for the whole kernel, as the papers count them).
 
     It matters on CPU, where PyTorch 2.14's oneDNN depthwise backward on a map smaller than the
-    kernel (whose padding then exceeds the map) is 2.5-7x slower than on the same map padded first:
+    kernel (whose padding then exceeds the map) is 1.8-7.6x slower than on the same map padded first
+    (``benchmarks/depthwise_shapes.py``):
     EfficientNet's last stages run on 1x1, 2x2 and 4x4 maps at 16-32 px inputs (the grid's 2xFLOPS
     efficientnet_tiny candidates at 16 px, ``benchmarks/depthwise_step.py``). In eval mode it is the
     plain convolution, so every counter of executed operations (fvcore, FlopCounterMode) and every
