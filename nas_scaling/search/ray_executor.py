@@ -11,6 +11,7 @@ import dataclasses
 import json
 import logging
 import os
+import socket
 import tempfile
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -118,6 +119,20 @@ class _Record(tune.Callback):
             self.on_result(TaskResult(key, TaskStatus.FAILED, "the Ray worker running this trial died"))
 
 
+def _check_listening(address: str, where: str = "") -> None:
+    """Fail within seconds, in one line, where ``ray.init`` would retry for about 90 s: a ``HOST:PORT``
+    where nothing accepts a connection. Other forms (``auto``, ``ray://...``) are left to Ray."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or "://" in address:
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise UserError(f"cannot join the Ray cluster at {address!r}{where}: nothing answers there ({reason}); "
+                        "start it with `ray start --head` or give another address") from None
+
+
 class RayExecutor:
     """Trials as Ray Tune trials. An actor trains trial after trial (Tune's ``reuse_actors``): its
     worker process imports torch and loads the dataset once, for its first trial, not for each."""
@@ -148,18 +163,23 @@ class RayExecutor:
         import ray
 
         if not ray.is_initialized():
+            # --address, else Ray's own RAY_ADDRESS (as `ray.init` reads it), else a Ray started here
+            address, where = (self.address, "") if self.address else (os.environ.get("RAY_ADDRESS") or None,
+                                                                       " (RAY_ADDRESS)")
+            if address is not None:
+                _check_listening(address, where)
             try:
                 ray.init(
-                    address=self.address,
-                    num_cpus=None if self.address else os.cpu_count(),
+                    address=address,
+                    num_cpus=None if address else os.cpu_count(),
                     include_dashboard=False,
                     log_to_driver=False,
                     logging_level=logging.ERROR,
                     configure_logging=True,
                 )
             except ConnectionError as exc:
-                raise UserError(f"cannot join the Ray cluster at {self.address!r}: {exc}".splitlines()[0]) from None
-            self._started_ray = True
+                raise UserError(f"cannot join the Ray cluster at {address!r}{where}: {exc}".splitlines()[0]) from None
+            self._started_ray = True  # and disconnects (or stops the Ray it started) after the run
         cpus = ray.cluster_resources().get("CPU", 1)
         self.slots = max(1, int(cpus // self.cpus_per_trial))
         if self.max_concurrent is not None:

@@ -184,3 +184,18 @@ def test_cluster_refuses_a_driver_without_its_token() -> None:
                              capture_output=True, text=True, timeout=120)
         assert out.returncode != 0
         assert "InvalidAuthToken" in out.stderr, out.stderr[-3000:]
+
+
+def test_ray_address_in_the_environment_joins_the_running_cluster(tmp_path: Path) -> None:
+    """Without --address, `RAY_ADDRESS` (Ray's own variable) is the cluster to join: the trials run on its
+    node, not on a Ray the command starts itself (as when a user keeps `ray start --head` running)."""
+    with ray_cluster(nodes=1) as cluster:
+        env = {**cluster.env, "RAY_ADDRESS": cluster.address, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db"}
+        proc = subprocess.run([sys.executable, "-m", "nas_scaling", "grid", "--budget", "2xFLOPS", "--epochs", "1",
+                               "--max-candidates", "1", "--cpus-per-trial", "1", "--no-progress", "--study", "env",
+                               "--storage", f"sqlite:///{tmp_path}/s.db"], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
+        assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stderr[-5000:]}"
+        runs = trial_runs(tmp_path, kind="grid", study="env")
+        assert [status for status, _ in runs] == ["FINISHED"] * 2, runs
+        assert {node for _, node in runs} == cluster.node_ids
