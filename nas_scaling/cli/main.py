@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from nas_scaling.errors import UserError
@@ -53,7 +55,25 @@ def _configure_libraries() -> None:
     warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM ends a command as Ctrl-C's second press would, through ``finally`` blocks and context
+    exits (the study's live runs end KILLED, Ray stops), with the shell's code for it, 143. ``ray.init``
+    used to install the same (``sys.exit``) when Ray started in the main thread; it now starts in a
+    thread of its own (:class:`~nas_scaling.search.ray_executor.RayExecutor`), so the edge does it."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm) if on_main_thread else None
+    try:
+        return _main(argv)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -30,7 +30,7 @@ from nas_scaling.experiments.grid_plan import (
 from nas_scaling.experiments.inputs import DataOptions, dataset_label, dataset_ref
 from nas_scaling.experiments.records import Planned
 from nas_scaling.experiments.session import StudySession
-from nas_scaling.search.executors import ExecutionOptions
+from nas_scaling.search.executors import ExecutionOptions, Executor
 from nas_scaling.search.outcomes import Outcome
 from nas_scaling.search.study import safe_study_name
 from nas_scaling.search.work import TrainTask
@@ -178,13 +178,17 @@ def base_candidate(plan: GridPlan) -> Candidate:
     return Candidate(1.0, 1.0, 1.0, 1.0, 1.0, plan.base_macs, plan.base_params, plan.base)
 
 
-def _plan(base: NetworkSpec, options: GridOptions, log: Callable[[str], None]) -> tuple[GridPlan, list[Planned]]:
+def _plan(
+    base: NetworkSpec, options: GridOptions, log: Callable[[str], None], executor: Executor
+) -> tuple[GridPlan, list[Planned]]:
     """The grid's candidates (prescreened when asked) and the base (phi = 0, the control) as the
-    session's planned candidates."""
+    session's planned candidates. Once the grid is known to be plannable, ``executor`` is started,
+    so that Ray's start-up overlaps the prescreening and the opening of the study."""
     screen = options.prescreen
     plan = plan_grid(base, options.budget, step=options.step, tolerance=options.tolerance,
                      max_candidates=options.max_candidates if screen is None else screen.samples,
                      approximately=options.approximately)
+    executor.start()
     screened: dict[str, dict[str, float]] = {}  # candidate key -> proxy scores and rank
     if screen is not None:
         from nas_scaling.experiments.prescreen import prescreen_plan
@@ -220,7 +224,23 @@ def run_grid(
     """Plan, train (resuming), rank, extrapolate; with ``output``, write the JSON and its plot there."""
     if options.seeds < 1:
         raise UserError(f"seeds must be a positive integer, got {options.seeds!r}")
-    plan, planned = _plan(base, options, log)
+    executor = options.make_executor()
+    try:
+        return _run_grid(base, options, executor, tracker=tracker, output=output, log=log)
+    finally:
+        executor.close()
+
+
+def _run_grid(
+    base: NetworkSpec,
+    options: GridOptions,
+    executor: Executor,
+    *,
+    tracker: Tracker,
+    output: Path | None,
+    log: Callable[[str], None],
+) -> GridResult:
+    plan, planned = _plan(base, options, log, executor)
     log(
         f"grid: base {base.name} ({plan.base_macs / 1e6:.3g} MFLOPs multiply-adds, {plan.base_params:,} params), "
         f"budget {options.budget} = {plan.target_factor:.3g}x ({'approximately' if plan.approximately else 'at most'}"
@@ -250,7 +270,7 @@ def run_grid(
         seeds = tuple(options.seed + i for i in range(options.seeds))
         tasks = [TrainTask(p.key, spec_to_dict(p.spec), options.dataset, dict(options.train), seeds, options.data_dir,
                            options.subset) for p in todo]
-        session.run(options.make_executor(max_concurrent=len(todo) or None), planned, tasks)
+        session.run(executor, planned, tasks)
         session.close_progress()
         result = _rank(base, options, plan, session, trained=len(tasks))
         if result.best.val_top1_mean is None:

@@ -20,7 +20,7 @@ from nas_scaling.errors import UserError
 from nas_scaling.experiments.inputs import DataOptions, dataset_label, dataset_ref
 from nas_scaling.experiments.records import Planned
 from nas_scaling.experiments.session import StudySession
-from nas_scaling.search.executors import ExecutionOptions
+from nas_scaling.search.executors import ExecutionOptions, Executor
 from nas_scaling.search.outcomes import Outcome
 from nas_scaling.search.proposer import Proposer, fail_stale, heartbeat_thread, trained_count, trial_row
 from nas_scaling.search.samplers import make_pruner, make_sampler, objectives
@@ -130,6 +130,32 @@ def run_search(
     study_name = options.study or default_study_name(space, options)
     directions = objectives(options.sampler)
     make_sampler(options.sampler, seed=options.seed, space=space, trials=options.trials)  # refuse before any write
+    executor = options.make_executor()
+    executor.start()  # Ray starts while the study opens
+    try:
+        return _run_search(space, reference, options, executor, tracker=tracker, num_classes=num_classes,
+                           in_channels=in_channels, output=output, log=log, study_name=study_name,
+                           directions=directions, limits=limits, ref_macs=ref_cost.macs)
+    finally:
+        executor.close()
+
+
+def _run_search(
+    space: SearchSpace,
+    reference: NetworkSpec,
+    options: SearchOptions,
+    executor: Executor,
+    *,
+    tracker: Tracker,
+    num_classes: int,
+    in_channels: int,
+    output: Path | None,
+    log: Callable[[str], None],
+    study_name: str,
+    directions: tuple[str, ...],
+    limits: ResolvedBudget,
+    ref_macs: int,
+) -> SearchResult:
     session = StudySession(
         study_name, kind="search", child_kind="found", tracker=tracker, config=_study_config(space, options),
         dataset=dataset_ref(options.dataset, subset=options.subset, seed=options.seed),
@@ -152,7 +178,7 @@ def run_search(
         session.progress(todo)
         stop_beating = heartbeat_thread(proposer, HEARTBEAT_INTERVAL)
         try:
-            options.make_executor(max_concurrent=todo or None).run_adaptive(
+            executor.run_adaptive(
                 source, todo, early_stopping=options.early_stopping, max_epochs=int(options.train.get("epochs", 20)))
         except BaseException:
             with contextlib.suppress(Exception):  # the next start repairs what is left (stale trials)
@@ -168,7 +194,7 @@ def run_search(
             log(f"search: stopped drawing: {proposer.exhausted}")
         counts = {**source.counts, "infeasible": proposer.infeasible, "invalid": proposer.invalid,
                   "duplicates": proposer.duplicates}
-        result = _summarize(study, space, options, study_name, limits, ref_cost.macs, counts, proposer.exhausted,
+        result = _summarize(study, space, options, study_name, limits, ref_macs, counts, proposer.exhausted,
                             session.parent_id)
         if not result.best:
             session.fail(f"no trial of study {study_name!r} trained to the end; see its failed trials")

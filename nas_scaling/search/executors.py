@@ -51,6 +51,12 @@ class TaskSource(Protocol):
 
 
 class Executor(Protocol):
+    def start(self) -> None:
+        """Get ready in the background (Ray starts) while the caller prepares; returns at once."""
+
+    def close(self) -> None:
+        """Release what :meth:`start` or a run started (Ray stops); waits until it is released."""
+
     def run(self, tasks: Sequence[TrainTask], on_result: OnResult, *, on_start: OnStart | None = None,
             on_epoch: OnEpoch | None = None) -> None:
         """Run a fixed list of tasks, calling ``on_start(key)`` as each one starts training,
@@ -63,6 +69,12 @@ class Executor(Protocol):
 
 class LocalExecutor:
     """In-process, one task after the other, each using all the threads it is given."""
+
+    def start(self) -> None:
+        """Nothing to prepare."""
+
+    def close(self) -> None:
+        """Nothing to release."""
 
     def run(self, tasks: Sequence[TrainTask], on_result: OnResult, *, on_start: OnStart | None = None,
             on_epoch: OnEpoch | None = None) -> None:

@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -133,6 +134,77 @@ def _check_listening(address: str, where: str = "") -> None:
                         "start it with `ray start --head` or give another address") from None
 
 
+class _RayOwner:
+    """Ray for one executor, started and stopped by a thread of its own: ``ray.init`` runs there while the
+    command goes on, and the thread then waits until :meth:`stop` to shut Ray down. The thread must live
+    as long as Ray does: Ray starts its head processes with ``PR_SET_PDEATHSIG``, which kills them when
+    the thread that started them ends. Ray's tasks and Tune run from the main thread meanwhile."""
+
+    def __init__(self, address: str | None, where: str) -> None:
+        self.address = address
+        self.where = where
+        self.error: BaseException | None = None
+        self._ready = threading.Event()
+        self._stop = threading.Event()
+        # a daemon: if the command dies without stop(), Ray's own exit handler shuts Ray down
+        self._thread = threading.Thread(target=self._main, name="nas-scaling-ray", daemon=True)
+        self._thread.start()
+
+    def _main(self) -> None:
+        import ray
+
+        started = False
+        try:
+            with _quiet_sigterm_warning():
+                ray.init(
+                    address=self.address,
+                    num_cpus=None if self.address else os.cpu_count(),
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    logging_level=logging.ERROR,
+                    configure_logging=True,
+                )
+            started = True
+        except BaseException as exc:  # handed to the main thread by wait()
+            self.error = exc
+        finally:
+            self._ready.set()
+        if started:
+            self._stop.wait()
+            ray.shutdown()
+
+    def wait(self) -> None:
+        """Until Ray is up; raises what ``ray.init`` raised (a cluster it cannot join: one line)."""
+        self._ready.wait()
+        if isinstance(self.error, ConnectionError):
+            raise UserError(f"cannot join the Ray cluster at {self.address!r}{self.where}: {self.error}"
+                            .splitlines()[0]) from None
+        if self.error is not None:
+            raise self.error
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+class _DropSigtermWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "SIGTERM handler is not set" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _quiet_sigterm_warning() -> Iterator[None]:
+    """Ray warns that it set no SIGTERM handler when started outside the main thread; the command sets one
+    (``nas_scaling.cli.main``: SIGTERM exits through ``finally`` blocks, as Ray's handler did)."""
+    logger = logging.getLogger("ray._private.worker")
+    quiet = _DropSigtermWarning()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
+
+
 class RayExecutor:
     """Trials as Ray Tune trials. An actor trains trial after trial (Tune's ``reuse_actors``): its
     worker process imports torch and loads the dataset once, for its first trial, not for each."""
@@ -156,44 +228,48 @@ class RayExecutor:
         self.gpus_per_trial = gpus_per_trial
         self.max_concurrent = max_concurrent
         self.reuse_actors = reuse_actors
-        self._started_ray = False
+        self._owner: _RayOwner | None = None
         self.slots = 1
+
+    def start(self) -> None:
+        """Start Ray (or join the cluster) in the background, so that its start-up overlaps the work the
+        command does before its first trial (planning, prescreening, opening the study); returns at
+        once. Refuses an address where nothing listens here, before anything is written. Idempotent;
+        a run starts it itself if it was not; :meth:`close` ends it."""
+        import ray
+
+        if self._owner is not None or ray.is_initialized():
+            return
+        # --address, else Ray's own RAY_ADDRESS (as `ray.init` reads it), else a Ray started here
+        address, where = (self.address, "") if self.address else (os.environ.get("RAY_ADDRESS") or None,
+                                                                   " (RAY_ADDRESS)")
+        if address is not None:
+            _check_listening(address, where)
+        self._owner = _RayOwner(address, where)
+
+    def close(self) -> None:
+        """Stop the Ray this executor started (or leave the cluster it joined) and wait until it is
+        stopped; a no-op when it started none."""
+        owner, self._owner = self._owner, None
+        if owner is not None:
+            owner.stop()
 
     def _init(self) -> None:
         import ray
 
-        if not ray.is_initialized():
-            # --address, else Ray's own RAY_ADDRESS (as `ray.init` reads it), else a Ray started here
-            address, where = (self.address, "") if self.address else (os.environ.get("RAY_ADDRESS") or None,
-                                                                       " (RAY_ADDRESS)")
-            if address is not None:
-                _check_listening(address, where)
-            try:
-                ray.init(
-                    address=address,
-                    num_cpus=None if address else os.cpu_count(),
-                    include_dashboard=False,
-                    log_to_driver=False,
-                    logging_level=logging.ERROR,
-                    configure_logging=True,
-                )
-            except ConnectionError as exc:
-                raise UserError(f"cannot join the Ray cluster at {address!r}{where}: {exc}".splitlines()[0]) from None
-            self._started_ray = True  # and disconnects (or stops the Ray it started) after the run
+        self.start()
+        if self._owner is not None:
+            self._owner.wait()
         cpus = ray.cluster_resources().get("CPU", 1)
         self.slots = max(1, int(cpus // self.cpus_per_trial))
         if self.max_concurrent is not None:
             self.slots = min(self.slots, self.max_concurrent)
 
     def _fit(self, tuner: tune.Tuner) -> None:
-        import ray
-
         try:
             tuner.fit()
         finally:
-            if self._started_ray:
-                ray.shutdown()
-                self._started_ray = False
+            self.close()
 
     def run(self, tasks: Sequence[TrainTask], on_result: Any, *, on_start: Any = None, on_epoch: Any = None) -> None:
         if not tasks:

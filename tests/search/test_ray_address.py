@@ -38,7 +38,7 @@ def test_ray_address_in_the_environment_is_the_cluster_to_join(monkeypatch: pyte
         RayExecutor()._init()
 
 
-def test_the_grid_command_stops_with_the_address_error(
+def test_the_grid_command_stops_with_the_address_error_before_writing_anything(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
@@ -49,3 +49,4 @@ def test_the_grid_command_stops_with_the_address_error(
     assert code == 2, err
     assert "Traceback" not in err
     assert err.splitlines()[-1].startswith(f"nas-scaling: error: cannot join the Ray cluster at {address!r}"), err
+    assert not (tmp_path / "s.db").exists()  # refused before the study opens: nothing written, nothing to repair

@@ -4,6 +4,14 @@ started. The timings come from :class:`~nas_scaling.search.work.TaskResult`."""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -55,3 +63,51 @@ def test_one_actor_trains_trial_after_trial(tmp_path: Path) -> None:
 def test_without_reuse_every_trial_starts_cold(tmp_path: Path) -> None:
     results = _run(RayExecutor(max_concurrent=1, reuse_actors=False), _tasks(tmp_path, 2))
     assert all(r.import_seconds > WARM for r in results), results
+
+
+def test_ray_started_ahead_runs_in_a_thread_of_its_own_until_close() -> None:
+    """``start`` returns while Ray starts in a thread that owns it (Ray's processes die with the thread
+    that started them); this thread uses Ray meanwhile; ``close`` stops it and ends the thread."""
+    import ray
+
+    executor = RayExecutor()
+    executor.start()
+    owners = [t for t in threading.enumerate() if t.name == "nas-scaling-ray"]
+    assert len(owners) == 1
+    executor._init()  # waits until Ray is up
+    assert ray.is_initialized()
+    assert ray.get(ray.remote(lambda: 41 + 1).remote()) == 42
+    executor.close()
+    assert not ray.is_initialized()
+    assert not owners[0].is_alive()
+    executor.close()  # a second close is a no-op
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["ctrl-c", "sigterm"])
+def test_a_signal_while_ray_starts_stops_it_and_the_same_command_resumes(
+    tmp_path: Path, sig: signal.Signals, code: int
+) -> None:
+    """SIGINT or SIGTERM to `nas-scaling grid` just after planning, while Ray starts in its thread and the
+    study opens: exit 130 or 143, none of that Ray's processes left, and the same command then trains."""
+    ray_tmp = Path(tempfile.mkdtemp(prefix="rcc", dir="/tmp"))  # Ray's socket paths must stay short
+    env = {**os.environ, "RAY_TMPDIR": str(ray_tmp), "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db"}
+    command = [sys.executable, "-m", "nas_scaling", "grid", "--budget", "2xFLOPS", "--epochs", "1",
+               "--max-candidates", "1", "--no-progress", "--study", "cc", "--storage", f"sqlite:///{tmp_path}/s.db",
+               "--output", str(tmp_path / "grid.json"), "--format", "json"]
+    try:
+        proc = subprocess.Popen(command, cwd=tmp_path, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                text=True)
+        assert proc.stderr is not None
+        for line in proc.stderr:  # the plan is logged once Ray has been started (in its thread)
+            if line.startswith("grid: base"):
+                break
+        proc.send_signal(sig)
+        rest = proc.stderr.read()
+        assert proc.wait(timeout=120) == code, rest[-3000:]
+        left = subprocess.run(["pgrep", "-f", str(ray_tmp)], capture_output=True, text=True)
+        assert left.stdout.strip() == "", f"Ray processes left running: {left.stdout}"
+        again = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert len(json.loads((tmp_path / "grid.json").read_text())["candidates"]) == 1
+    finally:
+        shutil.rmtree(ray_tmp, ignore_errors=True)
