@@ -8,6 +8,7 @@ the two writes) is restored from MLflow instead of retrained.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 from collections.abc import Callable
@@ -224,11 +225,8 @@ def run_grid(
     """Plan, train (resuming), rank, extrapolate; with ``output``, write the JSON and its plot there."""
     if options.seeds < 1:
         raise UserError(f"seeds must be a positive integer, got {options.seeds!r}")
-    executor = options.make_executor()
-    try:
+    with contextlib.closing(options.make_executor()) as executor:  # stopped after the session's last write
         return _run_grid(base, options, executor, tracker=tracker, output=output, log=log)
-    finally:
-        executor.close()
 
 
 def _run_grid(

@@ -20,7 +20,7 @@ from nas_scaling.errors import UserError
 from nas_scaling.experiments.inputs import DataOptions, dataset_label, dataset_ref
 from nas_scaling.experiments.records import Planned
 from nas_scaling.experiments.session import StudySession
-from nas_scaling.search.executors import ExecutionOptions, Executor
+from nas_scaling.search.executors import ExecutionOptions
 from nas_scaling.search.outcomes import Outcome
 from nas_scaling.search.proposer import Proposer, fail_stale, heartbeat_thread, trained_count, trial_row
 from nas_scaling.search.samplers import make_pruner, make_sampler, objectives
@@ -131,31 +131,6 @@ def run_search(
     directions = objectives(options.sampler)
     make_sampler(options.sampler, seed=options.seed, space=space, trials=options.trials)  # refuse before any write
     executor = options.make_executor()
-    executor.start()  # Ray starts while the study opens
-    try:
-        return _run_search(space, reference, options, executor, tracker=tracker, num_classes=num_classes,
-                           in_channels=in_channels, output=output, log=log, study_name=study_name,
-                           directions=directions, limits=limits, ref_macs=ref_cost.macs)
-    finally:
-        executor.close()
-
-
-def _run_search(
-    space: SearchSpace,
-    reference: NetworkSpec,
-    options: SearchOptions,
-    executor: Executor,
-    *,
-    tracker: Tracker,
-    num_classes: int,
-    in_channels: int,
-    output: Path | None,
-    log: Callable[[str], None],
-    study_name: str,
-    directions: tuple[str, ...],
-    limits: ResolvedBudget,
-    ref_macs: int,
-) -> SearchResult:
     session = StudySession(
         study_name, kind="search", child_kind="found", tracker=tracker, config=_study_config(space, options),
         dataset=dataset_ref(options.dataset, subset=options.subset, seed=options.seed),
@@ -168,7 +143,8 @@ def _run_search(
             **{f"train_{k}": v for k, v in options.train.items()},
         },
     )
-    with session:
+    executor.start()  # Ray starts while the study opens; closed (stopped) after the session's last write
+    with contextlib.closing(executor), session:
         study, storage = session.study, session.storage
         assert study is not None and storage is not None
         todo = _open(session, space, reference, options, limits, num_classes=num_classes, in_channels=in_channels)
@@ -194,7 +170,7 @@ def _run_search(
             log(f"search: stopped drawing: {proposer.exhausted}")
         counts = {**source.counts, "infeasible": proposer.infeasible, "invalid": proposer.invalid,
                   "duplicates": proposer.duplicates}
-        result = _summarize(study, space, options, study_name, limits, ref_macs, counts, proposer.exhausted,
+        result = _summarize(study, space, options, study_name, limits, ref_cost.macs, counts, proposer.exhausted,
                             session.parent_id)
         if not result.best:
             session.fail(f"no trial of study {study_name!r} trained to the end; see its failed trials")

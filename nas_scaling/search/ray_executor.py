@@ -187,17 +187,15 @@ class _RayOwner:
         self._thread.join()
 
 
-class _DropSigtermWarning(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "SIGTERM handler is not set" not in record.getMessage()
-
-
 @contextlib.contextmanager
 def _quiet_sigterm_warning() -> Iterator[None]:
     """Ray warns that it set no SIGTERM handler when started outside the main thread; the command sets one
     (``nas_scaling.cli.main``: SIGTERM exits through ``finally`` blocks, as Ray's handler did)."""
     logger = logging.getLogger("ray._private.worker")
-    quiet = _DropSigtermWarning()
+
+    def quiet(record: logging.LogRecord) -> bool:
+        return "SIGTERM handler is not set" not in record.getMessage()
+
     logger.addFilter(quiet)
     try:
         yield

@@ -23,7 +23,7 @@ def _closed_port() -> int:
 def test_an_address_where_nothing_listens_is_refused_in_one_line() -> None:
     address = f"127.0.0.1:{_closed_port()}"
     with pytest.raises(UserError) as caught:
-        RayExecutor(address=address)._init()
+        RayExecutor(address=address).start()
     message = str(caught.value)
     assert message.startswith(f"cannot join the Ray cluster at {address!r}: nothing answers there"), message
     assert "\n" not in message and "ray start --head" in message
@@ -35,7 +35,7 @@ def test_ray_address_in_the_environment_is_the_cluster_to_join(monkeypatch: pyte
     address = f"127.0.0.1:{_closed_port()}"
     monkeypatch.setenv("RAY_ADDRESS", address)
     with pytest.raises(UserError, match=r"cannot join the Ray cluster at '127\.0\.0\.1:\d+' \(RAY_ADDRESS\)"):
-        RayExecutor()._init()
+        RayExecutor().start()
 
 
 def test_the_grid_command_stops_with_the_address_error_before_writing_anything(
