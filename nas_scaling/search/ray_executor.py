@@ -316,7 +316,8 @@ class RayExecutor:
         self.slots = min(self.slots, count)
         searcher = _SourceSearcher(source, threads=max(1, int(self.cpus_per_trial)))
         scheduler: TrialScheduler = (
-            _Asha(time_attr="training_iteration", metric="val_top1", mode="max", max_t=max_epochs + 1,
+            _Asha(last_epoch=max_epochs, time_attr="training_iteration", metric="val_top1", mode="max",
+                  max_t=max_epochs + 1,
                   grace_period=1, reduction_factor=3)
             if early_stopping else FIFOScheduler()
         )
@@ -338,15 +339,20 @@ class RayExecutor:
 
 
 class _Asha(AsyncHyperBandScheduler):
-    """ASHA that remembers which trials it stopped (so they are told PRUNED, not COMPLETE)."""
+    """ASHA that remembers which trials it stopped (so they are told PRUNED, not COMPLETE), and never
+    stops one on its last epoch's report: that trial has trained every epoch and is about to report its
+    result (stopping it there recorded a complete training as pruned, with all its epochs)."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, last_epoch: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.last_epoch = last_epoch
         self.stopped_early: set[str] = set()
 
     def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
         decision = super().on_trial_result(tune_controller, trial, result)
         if decision == TrialScheduler.STOP and "final" not in result:
+            if int(result.get("epoch", 0)) >= self.last_epoch:
+                return str(TrialScheduler.CONTINUE)
             self.stopped_early.add(trial.trial_id)
         return str(decision)
 
